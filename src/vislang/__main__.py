@@ -1,0 +1,5 @@
+"""``python -m vislang`` runs the ``vislang`` command."""
+
+from vislang.cli import main
+
+main()

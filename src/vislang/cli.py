@@ -1,0 +1,60 @@
+"""The ``vislang`` command.
+
+Each group of subcommands lives in its own module (``vislang.commands.*``) and is mounted here, so
+this file stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from vislang import __version__
+
+app = typer.Typer(
+    name="vislang",
+    help="Vision and language toolkit: data, encoders, training, retrieval, captioning, probes.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+
+# (module in vislang.commands, name of the typer app or command function in it, CLI name)
+# A group is a sub-app (``vislang world generate``); a command is one function (``vislang demo``).
+_GROUPS: list[tuple[str, str, str]] = []
+_COMMANDS: list[tuple[str, str, str]] = []
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vislang {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Vision and language toolkit: data, encoders, training, retrieval, captioning, probes."""
+
+
+def _mount() -> None:
+    for module_name, attribute, cli_name in _GROUPS:
+        module = importlib.import_module(f"vislang.commands.{module_name}")
+        sub = getattr(module, attribute)
+        app.add_typer(sub, name=cli_name)
+    for module_name, attribute, cli_name in _COMMANDS:
+        module = importlib.import_module(f"vislang.commands.{module_name}")
+        function = getattr(module, attribute)
+        app.command(cli_name, help=(function.__doc__ or "").strip().splitlines()[0])(function)
+
+
+_mount()
+
+
+def main() -> None:
+    """Entry point of the ``vislang`` console script."""
+    app()

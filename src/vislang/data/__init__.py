@@ -1,0 +1,1 @@
+"""Datasets: the example schema, readers for real formats, the synthetic world, image decoding."""

@@ -1,0 +1,1 @@
+"""Metrics: caption scores, retrieval recall, VQA accuracy, foil and Winoground scores."""

@@ -1,0 +1,1 @@
+"""Modelling: one model family per module."""

@@ -1,0 +1,1 @@
+"""Understanding models: foils, Winoground, attribute probes, modality influence."""

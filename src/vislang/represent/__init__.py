@@ -1,0 +1,1 @@
+"""Representation: image and text encoders behind one interface, feature stores."""

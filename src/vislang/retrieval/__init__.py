@@ -1,0 +1,1 @@
+"""Retrieval: the datastore (FAISS index + metadata) and retrieval-augmented prompting."""

@@ -1,0 +1,1 @@
+"""Training: one loop for every family (single process or torchrun/DDP), checkpoints, recipes."""
