@@ -10,7 +10,8 @@ import importlib
 
 import typer
 
-from vislang import __version__
+from vislang import __version__, console
+from vislang.errors import VislangError
 
 app = typer.Typer(
     name="vislang",
@@ -56,5 +57,9 @@ _mount()
 
 
 def main() -> None:
-    """Entry point of the ``vislang`` console script."""
-    app()
+    """Entry point of the ``vislang`` console script: bad input ends with a one-line error."""
+    try:
+        app()
+    except VislangError as error:
+        console.stderr.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise SystemExit(1) from None
