@@ -62,5 +62,6 @@ def weights_hash(module: torch.nn.Module) -> str:
         tensor = tensor.detach().cpu().contiguous()
         digest.update(str(tuple(tensor.shape)).encode("utf-8"))
         digest.update(str(tensor.dtype).encode("utf-8"))
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        flat = tensor.reshape(-1)  # a 0-d tensor (e.g. a temperature) cannot be viewed as bytes
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.hexdigest()[:16]
