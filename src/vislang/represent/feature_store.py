@@ -220,9 +220,17 @@ class FeatureWriter:
         self._check_open()
         self._failures.extend({"source": str(s), "reason": str(r)} for s, r in failures)
 
-    def close(self) -> FeatureStore:
-        """Write the last shard, the metadata and the manifest; move the store into place."""
+    def close(self, extra_json: Mapping[str, Any] | None = None) -> FeatureStore:
+        """Write the last shard, the metadata and the manifest; move the store into place.
+
+        ``extra_json`` maps file names to objects written as JSON into the store with it (e.g. a
+        job's ``report.json``).
+        """
         self._check_open()
+        for name, obj in (extra_json or {}).items():
+            if name in (MANIFEST, METADATA) or Path(name).name != name:
+                raise ConfigError(f"cannot add a file named {name!r} to a feature store")
+            atomic_write_json(self._staging / name, obj)
         while self._pending_rows:
             self._flush(min(self._pending_rows, self.shard_rows))
         write_parquet(self._staging / METADATA, metadata_table(self._rows))
