@@ -1,0 +1,48 @@
+"""``vislang train CONFIG.toml``: train any model family from a TOML config, also under torchrun."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vislang import console
+
+
+def train_command(
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help="TOML file with a \\[task] table (name and its options) and a \\[train] table."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Run folder for logs, checkpoints and the model (default: runs/CONFIG)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run in --out from its newest checkpoint."),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Train a model from a TOML config; run it under torchrun for several processes."""
+    from vislang.train.distributed import env_rank
+    from vislang.train.loop import train
+
+    out_dir = out if out is not None else Path("runs") / config.stem
+    summary = train(config, out_dir, resume=resume)
+    if env_rank() == 0:
+        console.emit(summary, as_json, render=lambda: _render(summary))
+
+
+def _render(summary: dict[str, Any]) -> None:
+    overview = {key: value for key, value in summary.items() if key != "final_metrics"}
+    console.stdout.print(console.key_value_table(overview, title="training run"))
+    if summary["final_metrics"]:
+        console.stdout.print(console.key_value_table(summary["final_metrics"], title="final eval"))
