@@ -72,6 +72,17 @@ def iter_batches(
     _check_positive(batch_size=batch_size, threads=threads)
     if prefetch < 0:
         raise ValueError(f"prefetch must be >= 0, got {prefetch}")
+    return _prefetching_batches(sources, config, batch_size, threads, prefetch, max_pixels)
+
+
+def _prefetching_batches(
+    sources: Iterable[ImageSource],
+    config: PreprocessConfig,
+    batch_size: int,
+    threads: int,
+    prefetch: int,
+    max_pixels: int | None,
+) -> Iterator[ImageBatch]:
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vislang-images")
     pending: deque[_PendingBatch] = deque()
     try:

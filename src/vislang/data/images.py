@@ -184,8 +184,8 @@ def _converting_errors(label: str) -> Iterator[None]:
         raise ImageDecodeError(label, "permission denied") from exc
     except OSError as exc:
         message = str(exc)
-        what = "truncated image data" if "truncated" in message else "unreadable image data"
-        raise ImageDecodeError(label, f"{what} ({message})") from exc
+        what = "truncated" if "truncated" in message.lower() else "corrupt"
+        raise ImageDecodeError(label, f"{what} image data ({message})") from exc
     except Exception as exc:  # Pillow's plugins raise SyntaxError, ValueError, struct.error, ...
         raise ImageDecodeError(label, f"corrupt image data ({type(exc).__name__}: {exc})") from exc
 
