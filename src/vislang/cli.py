@@ -23,8 +23,14 @@ app = typer.Typer(
 
 # (module in vislang.commands, name of the typer app or command function in it, CLI name)
 # A group is a sub-app (``vislang world generate``); a command is one function (``vislang demo``).
-_GROUPS: list[tuple[str, str, str]] = [("score", "app", "score")]
-_COMMANDS: list[tuple[str, str, str]] = [("train", "train_command", "train")]
+_GROUPS: list[tuple[str, str, str]] = [
+    ("index", "app", "index"),
+    ("score", "app", "score"),
+]
+_COMMANDS: list[tuple[str, str, str]] = [
+    ("train", "train_command", "train"),
+    ("embed", "embed_command", "embed"),
+]
 
 
 def _version(value: bool) -> None:
