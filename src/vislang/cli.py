@@ -24,6 +24,7 @@ app = typer.Typer(
 # (module in vislang.commands, name of the typer app or command function in it, CLI name)
 # A group is a sub-app (``vislang world generate``); a command is one function (``vislang demo``).
 _GROUPS: list[tuple[str, str, str]] = [
+    ("data", "app", "data"),
     ("index", "app", "index"),
     ("score", "app", "score"),
 ]
