@@ -106,7 +106,7 @@ def _read_captions(
     info: dict[int, dict[str, Any]] = {}
     for index, image in enumerate(images):
         where = f"images[{index}]."
-        with ctx.item(file, item_id=f"images[{index}]"):
+        with ctx.item(item_id=f"images[{index}]"):
             image_id = need(image, "id", int, path=file, where=where)
             info[image_id] = {
                 "file_name": need(image, "file_name", str, path=file, where=where),
@@ -119,7 +119,7 @@ def _read_captions(
     caption_ids: dict[int, list[int]] = defaultdict(list)
     for index, annotation in enumerate(annotations):
         where = f"annotations[{index}]."
-        with ctx.item(file, item_id=f"annotations[{index}]"):
+        with ctx.item(item_id=f"annotations[{index}]"):
             image_id = need(annotation, "image_id", int, path=file, where=where)
             text = need(annotation, "caption", str, path=file, where=where, allow_empty=True)
             if image_id not in info:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from vislang.data.readers.card import DatasetCard
 from vislang.data.schema import AttributeNorms, Record, SequenceExample
@@ -102,12 +102,16 @@ class ReadContext:
     also put dataset-level facts in :attr:`meta` (e.g. a world's manifest).
     """
 
-    on_bad_item: str = "fail"
+    on_bad_item: Literal["fail", "skip"] = "fail"
     skipped: list[SkippedItem] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def item(self, source: Path, line: int | None = None, item_id: str | None = None) -> _ItemGuard:
-        """Guard the parsing of one item: ``with ctx.item(path, line): ...``."""
+    def item(self, line: int | None = None, item_id: str | None = None) -> _ItemGuard:
+        """Guard the parsing of one item: ``with ctx.item(line): ...``.
+
+        A :class:`DataFormatError` raised inside propagates, or, when bad items are skipped, is
+        listed (with ``line`` when the error has none) and the reader goes on with the next item.
+        """
         return _ItemGuard(self, line, item_id)
 
     def reject(self, error: DataFormatError, item_id: str | None = None) -> None:

@@ -149,7 +149,7 @@ def read_xflickrco(path: Path, ctx: ReadContext, *, images: Path | None = None) 
         if match is None:
             raise DataFormatError(file, "file name must look like <split>-<lang>.jsonl")
         for line, obj in json_lines(file, ctx):
-            with ctx.item(file, line):
+            with ctx.item(line):
                 image_id = str(need(obj, "id", (str, int), path=file, line=line))
                 image_path = need(obj, "img_path", str, path=file, line=line)
                 sentences = need_strings(obj, "sentences", path=file, line=line)
@@ -191,7 +191,7 @@ def read_marvl(path: Path, ctx: ReadContext, *, images: Path | None = None) -> l
     records: list[Record] = []
     for file in _jsonl_files(path, "marvl-*.jsonl"):
         for line, obj in json_lines(file, ctx):
-            with ctx.item(file, line):
+            with ctx.item(line):
                 language = need(obj, "language", str, path=file, line=line)
                 concept = need(obj, "concept", str, path=file, line=line)
                 concept_dir = image_root / language / "images" / concept
@@ -231,6 +231,8 @@ def read_xvnli(path: Path, ctx: ReadContext, *, images: Path | None = None) -> l
     """Read XVNLI files, one per language and split."""
     if path.is_file():
         files, root = [path], path.parent.parent
+        if root.name == "annotations":
+            root = root.parent
     else:
         root = path
         annotations = path / "annotations" if (path / "annotations").is_dir() else path
@@ -242,7 +244,7 @@ def read_xvnli(path: Path, ctx: ReadContext, *, images: Path | None = None) -> l
     for file in files:
         language, split = file.parent.name, file.stem
         for line, obj in json_lines(file, ctx):
-            with ctx.item(file, line):
+            with ctx.item(line):
                 pair_id = need(obj, "pairID", str, path=file, line=line)
                 gold = need(obj, "gold_label", str, path=file, line=line)
                 if gold == "-":

@@ -70,7 +70,7 @@ def read_karpathy(
     records: list[Record] = []
     for index, image in enumerate(need(data, "images", list, path=file)):
         where = f"images[{index}]."
-        with ctx.item(file, item_id=f"images[{index}]"):
+        with ctx.item(item_id=f"images[{index}]"):
             filename = need(image, "filename", str, path=file, where=where)
             split = need(image, "split", str, path=file, where=where)
             sentences = need(image, "sentences", list, path=file, where=where)

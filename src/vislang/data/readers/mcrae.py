@@ -95,7 +95,7 @@ def read_mcrae(path: Path, ctx: ReadContext) -> list[Record]:
     required = ("Concept", "Feature", "BR_Label", "Prod_Freq")
     _, rows = tsv_rows(file, required, ctx)
     for line, row in rows:
-        with ctx.item(file, line, item_id=row.get("Concept")):
+        with ctx.item(line, item_id=row.get("Concept")):
             for column in required:
                 if not row[column].strip():
                     raise DataFormatError(file, "is empty", line=line, field=column)

@@ -89,7 +89,7 @@ def read_multi30k(path: Path, ctx: ReadContext, *, images: Path | None = None) -
                     f"has {len(lines)} lines but {list_file.name} lists {len(names)} images",
                 )
             for number, (name, caption) in enumerate(zip(names, lines, strict=True), start=1):
-                with ctx.item(text_file, number):
+                with ctx.item(number):
                     if not caption.strip():
                         ctx.skip(
                             text_file,

@@ -73,7 +73,7 @@ def read_nlvr(path: Path, ctx: ReadContext) -> list[Record]:
         split = file.stem
         image_root = file.parent / "images"
         for line, obj in json_lines(file, ctx):
-            with ctx.item(file, line):
+            with ctx.item(line):
                 identifier = need(obj, "identifier", str, path=file, line=line)
                 directory = need(obj, "directory", str, path=file, line=line)
                 folder = image_root / directory

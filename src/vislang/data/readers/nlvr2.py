@@ -84,7 +84,7 @@ def read_nlvr2(path: Path, ctx: ReadContext, *, images: Path | None = None) -> l
     for file in files:
         image_root = Path(images) if images is not None else file.parent / "images"
         for line, obj in json_lines(file, ctx):
-            with ctx.item(file, line):
+            with ctx.item(line):
                 identifier = need(obj, "identifier", str, path=file, line=line)
                 parts = identifier.split("-")
                 if len(parts) != 4:

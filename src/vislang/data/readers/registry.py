@@ -189,10 +189,6 @@ def parse_options(reader: Reader, pairs: Sequence[str]) -> dict[str, Any]:
 
 def _coerce(key: str, text: str, hint: Any) -> Any:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) is Literal:
-        if text not in args:
-            raise ConfigError(f"option {key!r} must be one of {', '.join(map(str, args))}")
-        return text
     if args and type(None) in typing.get_args(hint):  # Optional[X]
         if text.lower() in ("", "none"):
             return None

@@ -82,7 +82,7 @@ def read_things(path: Path, ctx: ReadContext, *, images: Path | None = None) -> 
         if not word:
             totals = (line, row)
             continue
-        with ctx.item(file, line, item_id=word):
+        with ctx.item(line, item_id=word):
             member_of = [c for c in categories if _flag(file, line, c, row[c])]
             seen[word] += 1
             concept = f"{word}{seen[word]}" if words[word] > 1 else word

@@ -79,7 +79,7 @@ def read_valse(path: Path, ctx: ReadContext, *, images: Path | None = None) -> l
             raise DataFormatError(file, "expected a JSON object of items keyed by id")
         for key, item in data.items():
             where = f"{key}."
-            with ctx.item(file, item_id=key):
+            with ctx.item(item_id=key):
                 if not isinstance(item, dict):
                     raise DataFormatError(file, "expected an object", field=key)
                 votes = need(item, "mturk", dict, path=file, where=where)

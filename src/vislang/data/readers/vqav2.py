@@ -90,7 +90,7 @@ def read_vqav2(path: Path, ctx: ReadContext, *, images: Path | None = None) -> l
         image_subset = subset.replace("test-dev", "test")  # test-dev questions use test images
         for index, question in enumerate(need(questions, "questions", list, path=file)):
             where = f"questions[{index}]."
-            with ctx.item(file, item_id=f"questions[{index}]"):
+            with ctx.item(item_id=f"questions[{index}]"):
                 question_id = need(question, "question_id", int, path=file, where=where)
                 image_id = need(question, "image_id", int, path=file, where=where)
                 meta: dict[str, Any] = {"image_id": image_id, "subset": subset}

@@ -55,7 +55,7 @@ def read_winoground(path: Path, ctx: ReadContext, *, images: Path | None = None)
     image_root = Path(images) if images is not None else file.parent / "images"
     records: list[Record] = []
     for line, obj in json_lines(file, ctx):
-        with ctx.item(file, line):
+        with ctx.item(line):
             pictures = tuple(
                 _image_file(image_root, need(obj, f"image_{k}", str, path=file, line=line))
                 for k in (0, 1)

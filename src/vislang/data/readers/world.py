@@ -103,7 +103,7 @@ def read_world(path: Path, ctx: ReadContext, *, verify: bool = False) -> list[Re
     records: list[Record] = []
     for file in files:
         for line, obj in json_lines(file, ctx):
-            with ctx.item(file, line, item_id=str(obj.get("id"))):
+            with ctx.item(line, item_id=str(obj.get("id"))):
                 records.append(from_dict(obj, base=path, source_file=file, line=line))
     return records
 

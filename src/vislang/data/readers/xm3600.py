@@ -65,7 +65,7 @@ def read_xm3600(path: Path, ctx: ReadContext, *, images: Path | None = None) -> 
     image_root = Path(images) if images is not None else file.parent / "images"
     records: list[Record] = []
     for line, obj in json_lines(file, ctx):
-        with ctx.item(file, line):
+        with ctx.item(line):
             key = need(obj, "image/key", str, path=file, line=line)
             image_meta = {
                 k: v for k, v in obj.items() if k.startswith("image/") and k != "image/key"
