@@ -68,5 +68,5 @@ def main() -> None:
     try:
         app()
     except VislangError as error:
-        console.stderr.print(f"[bold red]error:[/] {error}", highlight=False)
+        console.stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
