@@ -1,0 +1,139 @@
+"""Image loading and CLIP preprocessing: vislang's batch loader against transformers.
+
+Both sides read the same files, batch by batch, and produce float32 (N, 3, 224, 224) tensors:
+
+- vislang: ``load_batch`` (``--threads`` worker threads, default 2) on each batch of
+  ``--batch-size`` (default 32) paths;
+- baseline: ``transformers.CLIPImageProcessor``, one call per batch on the PIL images decoded with
+  ``PIL.Image.open(path).convert("RGB")``.
+
+The folder is walked ``--passes`` times (after one untimed warm-up pass), alternating the two sides
+so that both see the same machine load. Prints images/s for both, the speed ratio, and the mean
+absolute difference between the two outputs. Target: ratio >= 3 with 2 threads.
+
+    python benchmarks/preprocess.py                      # the coco-mini photographs
+    python benchmarks/preprocess.py path/to/images --passes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from PIL import Image
+
+from vislang.console import progress
+from vislang.data.batch import load_batch
+from vislang.data.preprocess import PreprocessConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def default_folder() -> Path:
+    """The coco-mini photographs next to the repository (or under ``VISLANG_SHARED_DATA``)."""
+    shared = os.environ.get("VISLANG_SHARED_DATA")
+    data = Path(shared) if shared else REPO_ROOT.parent / "shared" / "data"
+    return data / "coco-mini"
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def batches(files: list[Path], size: int) -> list[list[Path]]:
+    return [files[i : i + size] for i in range(0, len(files), size)]
+
+
+def run_vislang(
+    groups: list[list[Path]], config: PreprocessConfig, threads: int
+) -> list[torch.Tensor]:
+    outputs = []
+    for group in groups:
+        batch = load_batch(group, config, threads=threads)
+        if batch.failures:
+            raise SystemExit(f"vislang could not read: {batch.failures}")
+        outputs.append(batch.pixels)
+    return outputs
+
+
+def run_transformers(
+    groups: list[list[Path]], processor: transformers.BaseImageProcessor
+) -> list[torch.Tensor]:
+    outputs = []
+    for group in groups:
+        images = [Image.open(path).convert("RGB") for path in group]
+        outputs.append(processor(images=images, return_tensors="pt")["pixel_values"])
+    return outputs
+
+
+def timed(run: Callable[[], list[torch.Tensor]]) -> tuple[float, list[torch.Tensor]]:
+    start = time.perf_counter()
+    outputs = run()
+    return time.perf_counter() - start, outputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=None, help="folder of images")
+    parser.add_argument("--passes", type=int, default=5, help="timed passes over the folder")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="vislang worker threads")
+    args = parser.parse_args()
+
+    folder = args.folder or default_folder()
+    if not folder.is_dir():
+        sys.exit(
+            f"error: image folder {folder} not found. Pass a folder of images, e.g. "
+            "python benchmarks/preprocess.py ../shared/data/coco-mini"
+        )
+    files = image_files(folder)
+    if not files:
+        sys.exit(f"error: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
+
+    config = PreprocessConfig()
+    # Without torchvision (as here) CLIPImageProcessor resolves to its PIL backend; the class name
+    # printed below says which one ran. Its note about the fallback is silenced.
+    transformers.logging.set_verbosity_error()
+    processor = transformers.CLIPImageProcessor()
+    groups = batches(files, args.batch_size)
+
+    # Warm-up: file cache, lazy imports, thread start-up; also the outputs compared below.
+    ours = torch.cat(run_vislang(groups, config, args.threads))
+    theirs = torch.cat(run_transformers(groups, processor))
+    difference = (ours - theirs).abs().mean(dim=(1, 2, 3)).numpy()
+
+    vislang_seconds = transformers_seconds = 0.0
+    with progress() as bar:
+        task = bar.add_task("timed passes", total=args.passes)
+        for _ in range(args.passes):
+            vislang_seconds += timed(lambda: run_vislang(groups, config, args.threads))[0]
+            transformers_seconds += timed(lambda: run_transformers(groups, processor))[0]
+            bar.advance(task)
+
+    count = len(files) * args.passes
+    vislang_rate, transformers_rate = count / vislang_seconds, count / transformers_seconds
+    baseline = f"transformers {transformers.__version__} {type(processor).__name__}"
+    print(
+        f"images: {len(files)} files from {folder} × {args.passes} passes, batches of "
+        f"{args.batch_size}, output {tuple(ours.shape[1:])}"
+    )
+    print(f"vislang load_batch ({args.threads} threads): {vislang_rate:8.1f} images/s")
+    print(f"{baseline} (1 thread): {transformers_rate:8.1f} images/s")
+    print(f"ratio: {vislang_rate / transformers_rate:.2f}× (target >= 3×)")
+    print(
+        f"mean abs difference: {float(np.mean(difference)):.5f} "
+        f"(worst image {float(np.max(difference)):.5f}; tolerance 0.02)"
+    )
+
+
+if __name__ == "__main__":
+    main()
