@@ -63,7 +63,9 @@ def _cider_per_item(paired: PairedCounts, sigma: float) -> np.ndarray:
     weight = e.count * (log_items - np.log(np.maximum(1.0, document_frequency[e.ngram])))
 
     slot = e.sentence * CIDER_N + e.order
-    norm = np.sqrt(np.bincount(slot, weights=weight**2, minlength=n_sentences * CIDER_N))
+    # (np.bincount of no weights returns integers: the float conversions keep the dtype fixed)
+    squares = np.bincount(slot, weights=weight**2, minlength=n_sentences * CIDER_N)
+    norm = np.sqrt(squares.astype(float))
     norm = norm.reshape(n_sentences, CIDER_N)
     is_bigram = e.order == 1  # the toolkit measures length in bigrams
     bigrams = np.bincount(e.sentence[is_bigram], weights=e.count[is_bigram], minlength=n_sentences)
@@ -73,11 +75,15 @@ def _cider_per_item(paired: PairedCounts, sigma: float) -> np.ndarray:
     start = e.group_start
     hyp_weight = np.where(e.is_hypothesis[start], weight[start], 0.0)[e.group[is_reference]]
     ref_weight = weight[is_reference]
-    similarity = np.bincount(
-        slot[is_reference],
-        weights=np.minimum(hyp_weight, ref_weight) * ref_weight,
-        minlength=n_sentences * CIDER_N,
-    ).reshape(n_sentences, CIDER_N)
+    similarity = (
+        np.bincount(
+            slot[is_reference],
+            weights=np.minimum(hyp_weight, ref_weight) * ref_weight,
+            minlength=n_sentences * CIDER_N,
+        )
+        .reshape(n_sentences, CIDER_N)
+        .astype(float)
+    )
 
     references = np.flatnonzero(~paired.is_hypothesis)
     ref_item = paired.item[references]
