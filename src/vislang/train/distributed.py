@@ -98,6 +98,14 @@ def any_across(flag: bool, context: Distributed) -> bool:
     return bool(tensor.item())
 
 
+def replicas_agree(digest: str, context: Distributed) -> bool:
+    """Whether every process computed the same ``digest`` (of its weights, say) as rank 0."""
+    if not context.active:
+        return True
+    reference = broadcast_json(digest, context)
+    return not any_across(digest != reference, context)
+
+
 def broadcast_json(obj: Any, context: Distributed) -> Any:
     """Rank 0's JSON-serialisable ``obj`` on every process (as UTF-8 bytes, never pickled)."""
     if not context.active:

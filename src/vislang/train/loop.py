@@ -41,12 +41,18 @@ from vislang.train.distributed import (
     broadcast_json,
     init_distributed,
     mean_across,
+    replicas_agree,
     shutdown_distributed,
     wrap_model,
 )
 from vislang.train.log import JsonlLog
 from vislang.train.optim import build_optimizer, lr_factor, set_learning_rate
-from vislang.train.params import frozen_fingerprint, parameter_counts, trainable_parameters
+from vislang.train.params import (
+    frozen_fingerprint,
+    parameter_counts,
+    trainable_fingerprint,
+    trainable_parameters,
+)
 from vislang.train.seeding import derive_seed, seed_everything, seed_step
 from vislang.train.task import TrainTask, build_task
 
@@ -224,6 +230,8 @@ def _run(
 
     if frozen_fingerprint(model) != frozen_before:
         raise TrainingError(f"frozen parameters changed during training (by step {step})")
+    if not replicas_agree(trainable_fingerprint(model), dist):
+        raise TrainingError(f"the processes' trained weights differ after step {step}")
     if saved_step != step:
         checkpoint_now()
     final_metrics = evaluate_now()

@@ -8,6 +8,7 @@ training proves the frozen weights were left untouched.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -33,8 +34,18 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 
 def frozen_fingerprint(model: nn.Module) -> str:
     """SHA-256 of the frozen parameters' names, shapes, dtypes and exact values."""
+    return fingerprint(frozen_parameters(model))
+
+
+def trainable_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of the trainable parameters' names, shapes, dtypes and exact values."""
+    return fingerprint(trainable_parameters(model))
+
+
+def fingerprint(named_tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
+    """SHA-256 of ``(name, tensor)`` pairs: names, shapes, dtypes and exact values, in order."""
     digest = hashlib.sha256()
-    for name, tensor in frozen_parameters(model):
+    for name, tensor in named_tensors:
         data = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{tuple(data.shape)}|{data.dtype}|".encode())
         if data.numel():
