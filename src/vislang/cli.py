@@ -27,6 +27,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("data", "app", "data"),
     ("index", "app", "index"),
     ("score", "app", "score"),
+    ("world", "app", "world"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("train", "train_command", "train"),

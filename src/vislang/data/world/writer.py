@@ -212,9 +212,15 @@ def _nested_counts(flat: dict[tuple[str, str, str], int]) -> dict[str, Any]:
     return out
 
 
-def _prepare(out: Path, overwrite: bool) -> Path:
+def check_output(out: str | Path, overwrite: bool = False) -> None:
+    """Raise :class:`VislangError` when ``out`` holds files and ``overwrite`` is not set."""
+    out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise VislangError(f"{out} exists and is not empty (pass --overwrite to replace it)")
+
+
+def _prepare(out: Path, overwrite: bool) -> Path:
+    check_output(out, overwrite)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
