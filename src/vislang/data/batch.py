@@ -4,7 +4,7 @@
 failures. :func:`iter_batches` walks a long list batch by batch, decoding the next batches in the
 background while the caller works on the current one (e.g. an encoder's forward pass).
 
-Pillow's decoders and resampling release the GIL, so threads give real parallelism here.
+Pillow's decoders and PyTorch's resampling release the GIL, so threads give real parallelism here.
 """
 
 from __future__ import annotations
