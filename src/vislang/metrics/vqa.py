@@ -9,7 +9,8 @@ For one question with the answers of its annotators (VQAv2: ten) and a predicted
   articles ``a an the`` are dropped; contractions written without apostrophe are restored, e.g.
   ``dont`` -> ``don't``);
 * annotator answers are stripped, and their punctuation is processed only when the annotators
-  disagree (the official script assumes them already normalised, as they are in the VQA files);
+  disagree (the official script assumes them already normalised, as they are in the VQA files;
+  a mark it replaces by a space is not stripped again, so an answer ``yes!`` never matches);
 * accuracy = mean over the annotators ``j`` of ``min(1, (#other annotators who gave the
   prediction) / 3)``, i.e. ``min(#humans that said it / 3, 1)`` averaged over the leave-one-out
   subsets; it is a fraction in [0, 1] (the official tables print it times 100).
