@@ -73,7 +73,7 @@ _SPACE = re.compile(r"\s+")
 
 _CLITIC = re.compile(r"'(?:s|m|d|re|ve|ll)(?![^\W_])", re.IGNORECASE)
 _LEADING_APOSTROPHE = re.compile(
-    r"'(?:em|n|cause|til|till)(?![^\W_])|'\d\ds(?!\w)|'\d\d(?![\w'\"])", re.IGNORECASE
+    r"'n(?=\s)|'(?:em|cause|til|till)(?![^\W_])|'\d\ds(?!\w)|'\d\d(?![\w'\"])", re.IGNORECASE
 )
 _TIS = re.compile(r"'t(?=(?:is|was)(?![^\W_]))", re.IGNORECASE)
 _N_APOSTROPHE_N = re.compile(r"'n'", re.IGNORECASE)
@@ -82,6 +82,7 @@ _APOSTROPHE_WORD = re.compile(
     r"(?:[dlno]|[A-HJ-XZ])'[^\W\d_]{2,}|[^\W\d_]*[aeiouyAEIOUY]'[aeiouA-Z][^\W\d_]*|li'l"
 )
 _LETTER_APOSTROPHE = re.compile(r"[jyY]'(?=[^\W\d_])")
+_PLAIN_WORD = re.compile(r"[^\W\d_]+(?=\s)")
 _HANDLE = re.compile(r"[@#][^\W\d_]\w*")  # @user, #hashtag (but # 1)
 _DECIMAL = re.compile(r"\.\d+(?:[.,:]\d+)*")  # .5
 _UPPER_AMPERSAND = re.compile(r"[A-Z]+&[A-Z]+")
@@ -131,6 +132,10 @@ def _next_token(text: str, i: int, tokens: list[str]) -> int:
     Punctuation the toolkit drops afterwards (periods, commas, quotes, dashes, ...) is emitted as
     one character per token: how the Java tokenizer groups it does not change the result.
     """
+    match = _PLAIN_WORD.match(text, i)  # fast path: most tokens are letters between spaces
+    if match and match.group().isalpha() and match.group().lower() not in _SPLIT_WORDS:
+        tokens.append(match.group())
+        return match.end()
     for pattern in (_N_APOSTROPHE_N, _LEADING_APOSTROPHE, _CLITIC, _HANDLE, _DECIMAL, _BANGS):
         match = pattern.match(text, i)
         if match:
@@ -177,10 +182,10 @@ def _word(text: str, i: int, tokens: list[str]) -> int:
 
 
 def _compound_end(text: str, i: int) -> int:
-    """End of the compound at ``i``: runs of word characters joined by ``-``, ``/``, ``@``, by
-    ``.`` before a letter (in a compound that starts with a letter), by ``.,:`` between digits
-    (a number such as ``10,000`` or ``5:30``, which letters do not continue: ``5:30pm``) and by an
-    apostrophe inside a word such as ``o'clock``."""
+    """End of the compound at ``i``: runs of word characters joined by ``-``, ``/``, ``@``;
+    by ``.``, ``!`` or ``?`` before a letter (in a compound that starts with a letter); by
+    ``.,:`` between digits (a number such as ``10,000`` or ``5:30``, which letters do not
+    continue: ``5:30pm``); by an apostrophe inside a word such as ``o'clock``."""
     starts_with_letter = not text[i].isdigit()
     number = False
     j = i
@@ -193,7 +198,7 @@ def _compound_end(text: str, i: int) -> int:
         if j + 1 >= n or not _is_word_char(text[j + 1]):
             return j
         joiner, after = text[j], text[j + 1]
-        if joiner in "-/@" or (joiner == "." and starts_with_letter and after.isalpha()):
+        if joiner in "-/@" or (joiner in ".!?" and starts_with_letter and after.isalpha()):
             j += 1
         elif joiner in ".,:" and text[j - 1].isdigit() and after.isdigit():
             number = True
