@@ -112,192 +112,212 @@ def train(
     run_config = config if isinstance(config, RunConfig) else load_run_config(config)
     context = init_distributed()
     try:
-        return _run(run_config, RunPaths(Path(out_dir)), context, resume, show_progress)
+        run = _Run(run_config, RunPaths(Path(out_dir)), context, resume)
+        return run.train(show_progress)
     finally:
         shutdown_distributed(context)
 
 
-def _run(
-    config: RunConfig,
-    paths: RunPaths,
-    dist: Distributed,
-    resume: bool,
-    show_progress: bool,
-) -> dict[str, Any]:
-    wall_start = time.monotonic()
-    settings = config.train
-    where = str(config.source) if config.source is not None else "config"
-    if settings.batch_size % dist.world_size:
-        raise ConfigError(
-            f"{where}: train.batch_size: {settings.batch_size} does not split evenly over "
-            f"{dist.world_size} processes"
-        )
-    _check_out_dir(paths, resume)
-    checkpoint = latest_checkpoint(paths.checkpoints) if resume else None
-    if resume:
-        _check_resumable(config, _previous_config(paths, checkpoint), paths)
-    seed_everything(derive_seed(settings.seed, "task"))
-    task = build_task(config)
-    seed_everything(derive_seed(settings.seed, "model"))
-    model = task.build_model()
-    model.train()
-    optimizer = build_optimizer(model, task.param_groups(model, settings.weight_decay), settings)
-    param_names = _optimizer_parameter_names(model, optimizer)
-    frozen_before = frozen_fingerprint(model)
+class _Run:
+    """One process's share of a run: checks, builds, restores, trains, evaluates, saves, exports.
 
-    # Everything is checked: only now does the run touch its folder.
-    barrier(dist)
-    log = JsonlLog(paths.log)
-    if dist.is_main:
-        paths.root.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(paths.checkpoints)
-        atomic_write_text(paths.config, config.to_toml())
-        log.rewind(checkpoint.step if checkpoint is not None else 0)
+    Every process builds the task, the model and the optimiser; only the main process writes files.
+    """
+
+    def __init__(self, config: RunConfig, paths: RunPaths, dist: Distributed, resume: bool):
+        self.wall_start = time.monotonic()
+        self.config, self.settings, self.paths, self.dist = config, config.train, paths, dist
+        where = str(config.source) if config.source is not None else "config"
+        if self.settings.batch_size % dist.world_size:
+            raise ConfigError(
+                f"{where}: train.batch_size: {self.settings.batch_size} does not split evenly "
+                f"over {dist.world_size} processes"
+            )
+        _check_out_dir(paths, resume)
+        self.checkpoint = latest_checkpoint(paths.checkpoints) if resume else None
         if resume:
-            at = (
-                f"step {checkpoint.step}" if checkpoint is not None else "the start (no checkpoint)"
-            )
-            console.log(f"resuming {paths.root} from {at}")
-    barrier(dist)
-    step, seconds_before = 0, 0.0
-    if checkpoint is not None:
-        _restore(checkpoint, model, optimizer, param_names, frozen_before, dist)
-        step, seconds_before = checkpoint.step, float(checkpoint.state["train_seconds"])
-    saved_step = step if checkpoint is not None else None
-    wrapped = wrap_model(model, dist, task.find_unused_parameters)
-    trainable = [p for _, p in trainable_parameters(model)]
-    clock = time.monotonic()
+            _check_resumable(config, _previous_config(paths, self.checkpoint), paths)
 
-    def elapsed() -> float:
-        return seconds_before + time.monotonic() - clock
+        seed_everything(derive_seed(self.settings.seed, "task"))
+        self.task = build_task(config)
+        seed_everything(derive_seed(self.settings.seed, "model"))
+        self.model = self.task.build_model()
+        self.model.train()
+        groups = self.task.param_groups(self.model, self.settings.weight_decay)
+        self.optimizer = build_optimizer(self.model, groups, self.settings)
+        self.param_names = _optimizer_parameter_names(self.model, self.optimizer)
+        self.trainable = [p for _, p in trainable_parameters(self.model)]
+        self.frozen = frozen_fingerprint(self.model)
 
-    def checkpoint_now() -> None:
-        if dist.is_main:
-            meta = {
-                "world_size": dist.world_size,
-                "train_seconds": elapsed(),
-                "frozen_fingerprint": frozen_before,
-                "config": config.to_dict(),
-            }
-            save_checkpoint(
-                paths.checkpoints, step, model, optimizer, param_names, meta,
-                keep=settings.keep_checkpoints,
-            )  # fmt: skip
+        # Everything is checked: only now does the run touch its folder.
+        self.log = JsonlLog(paths.log)
         barrier(dist)
+        if dist.is_main:
+            paths.root.mkdir(parents=True, exist_ok=True)
+            remove_leftovers(paths.checkpoints)
+            atomic_write_text(paths.config, config.to_toml())
+            self.log.rewind(self.checkpoint.step if self.checkpoint is not None else 0)
+        barrier(dist)
+        # A resumed run that had finished evaluates again without logging the same step twice.
+        self.logged_evals = {r["step"] for r in self.log.records() if r.get("kind") == "eval"}
 
-    # A resumed run that had already finished re-evaluates without logging the same step twice.
-    logged_evals = {r["step"] for r in log.records() if r.get("kind") == "eval"}
+        self.step, self.saved_step, self.seconds_before = 0, -1, 0.0
+        if self.checkpoint is not None:
+            self._restore(self.checkpoint)
+        self.wrapped = wrap_model(self.model, dist, self.task.find_unused_parameters)
+        self.clock = time.monotonic()
 
-    def evaluate_now() -> dict[str, float]:
-        metrics = _evaluate(task, model, dist)
-        if dist.is_main and step not in logged_evals:
-            log.append({"kind": "eval", "step": step, "seconds": elapsed(), **metrics})
-            logged_evals.add(step)
-        return metrics
+    def train(self, show_progress: bool) -> dict[str, Any]:
+        """Train to the last step (or the time budget), then check, save, evaluate and export."""
+        settings, dist = self.settings, self.dist
+        stopped_by = "steps"
+        with console.progress(disable=not (show_progress and dist.is_main)) as bar:
+            bar_id = bar.add_task("train", total=settings.steps, completed=self.step)
+            while self.step < settings.steps:
+                if self._out_of_time():
+                    stopped_by = "max_minutes"
+                    break
+                loss, metrics, grad_norm = self._train_step()
+                self.step += 1
+                if _due(self.step, settings.log_every, settings.steps) or (
+                    self.step == settings.steps
+                ):
+                    self._log_step(loss, metrics, grad_norm)
+                bar.update(bar_id, advance=1, description=f"train loss {loss:.4f}")
+                if _due(self.step, settings.eval_every, settings.steps):
+                    self._evaluate()
+                if _due(self.step, settings.checkpoint_every, settings.steps):
+                    self._save_checkpoint()
 
-    stopped_by = "steps"
-    with console.progress(disable=not (show_progress and dist.is_main)) as bar:
-        bar_id = bar.add_task("train", total=settings.steps, completed=step)
-        while step < settings.steps:
-            if settings.max_minutes is not None and any_across(
-                elapsed() >= settings.max_minutes * 60, dist
-            ):
-                stopped_by = "max_minutes"
-                break
-            loss, metrics, grad_norm = _step(
-                task, wrapped, optimizer, trainable, step, config, dist
+        if frozen_fingerprint(self.model) != self.frozen:
+            raise TrainingError(f"frozen parameters changed during training (by step {self.step})")
+        if not replicas_agree(trainable_fingerprint(self.model), dist):
+            raise TrainingError(f"the processes' trained weights differ after step {self.step}")
+        if self.saved_step != self.step:
+            self._save_checkpoint()
+        final_metrics = self._evaluate()
+        summary = None
+        if dist.is_main:
+            _export(self.task, self.model, self.paths)
+            summary = self._summary(stopped_by, final_metrics)
+            atomic_write_json(self.paths.summary, summary)
+        return broadcast_json(summary, dist)
+
+    def _elapsed(self) -> float:
+        """Seconds of training of the whole run, across resumptions."""
+        return self.seconds_before + time.monotonic() - self.clock
+
+    def _out_of_time(self) -> bool:
+        budget = self.settings.max_minutes
+        return budget is not None and any_across(self._elapsed() >= budget * 60, self.dist)
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.state["frozen_fingerprint"] != self.frozen:
+            raise CheckpointError(
+                f"{checkpoint.path}: the frozen weights the task builds differ from the ones this "
+                "run was trained with"
             )
-            step += 1
-            if _due(step, settings.log_every, settings.steps) or step == settings.steps:
-                averaged = mean_across({"loss": loss, **metrics}, dist)
-                record = {
+        load_checkpoint(checkpoint, self.model, self.optimizer, self.param_names)
+        self.step = self.saved_step = checkpoint.step
+        self.seconds_before = float(checkpoint.state["train_seconds"])
+        if self.dist.is_main:
+            console.log(f"resuming {self.paths.root} from step {checkpoint.step}")
+            saved_world = checkpoint.state["world_size"]
+            if saved_world != self.dist.world_size:
+                console.log(
+                    f"the run had {saved_world} processes and now {self.dist.world_size}: same "
+                    "global batch, so the weights match an uninterrupted run up to rounding only"
+                )
+
+    def _train_step(self) -> tuple[float, dict[str, float], float]:
+        """Optimiser update number ``self.step`` (0-based): local loss, metrics, gradient norm."""
+        settings, dist, step = self.settings, self.dist, self.step
+        seed_step(settings.seed, step, dist.rank)
+        set_learning_rate(self.optimizer, lr_factor(step, settings))
+        batch = self.task.batch(step, dist.rank, dist.world_size)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+            loss, metrics = self.task.loss(self.wrapped, batch)
+        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+            raise TrainingError(f"{self.config.task}: loss() must return a scalar tensor")
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"the loss is {value} at step {step + 1}; lower train.lr or set train.grad_clip"
+            )
+        loss.backward()
+        max_norm = settings.grad_clip if settings.grad_clip is not None else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return value, _metrics(metrics, "loss()"), grad_norm
+
+    def _log_step(self, loss: float, metrics: dict[str, float], grad_norm: float) -> None:
+        """Log the step's loss and metrics averaged over the processes (the global batch's)."""
+        averaged = mean_across({"loss": loss, **metrics}, self.dist)
+        if self.dist.is_main:
+            self.log.append(
+                {
                     "kind": "train",
-                    "step": step,
+                    "step": self.step,
                     "loss": averaged.pop("loss"),
-                    "lr": settings.lr * lr_factor(step - 1, settings),
+                    "lr": self.settings.lr * lr_factor(self.step - 1, self.settings),
                     "grad_norm": grad_norm,
-                    "seconds": elapsed(),
+                    "seconds": self._elapsed(),
                     **averaged,
                 }
-                if dist.is_main:
-                    log.append(record)
-            bar.update(bar_id, advance=1, description=f"train loss {loss:.4f}")
-            if _due(step, settings.eval_every, settings.steps):
-                evaluate_now()
-            if _due(step, settings.checkpoint_every, settings.steps):
-                checkpoint_now()
-                saved_step = step
+            )
 
-    if frozen_fingerprint(model) != frozen_before:
-        raise TrainingError(f"frozen parameters changed during training (by step {step})")
-    if not replicas_agree(trainable_fingerprint(model), dist):
-        raise TrainingError(f"the processes' trained weights differ after step {step}")
-    if saved_step != step:
-        checkpoint_now()
-    final_metrics = evaluate_now()
-    summary = None
-    if dist.is_main:
-        _export(task, model, paths)
-        summary = {
-            "task": config.task,
-            "out_dir": str(paths.root),
-            "model_dir": str(paths.model),
-            "steps": step,
-            "planned_steps": settings.steps,
+    def _evaluate(self) -> dict[str, float]:
+        """The task's metrics of the plain model, computed and logged by the main process."""
+        metrics: dict[str, float] = {}
+        if self.dist.is_main:
+            self.model.eval()
+            with torch.no_grad():
+                metrics = _metrics(self.task.evaluate(self.model), "evaluate()")
+            self.model.train()
+            if self.step not in self.logged_evals:
+                record = {"kind": "eval", "step": self.step, "seconds": self._elapsed()}
+                self.log.append({**record, **metrics})
+                self.logged_evals.add(self.step)
+        barrier(self.dist)
+        return metrics
+
+    def _save_checkpoint(self) -> None:
+        if self.dist.is_main:
+            meta = {
+                "world_size": self.dist.world_size,
+                "train_seconds": self._elapsed(),
+                "frozen_fingerprint": self.frozen,
+                "config": self.config.to_dict(),
+            }
+            save_checkpoint(
+                self.paths.checkpoints,
+                self.step,
+                self.model,
+                self.optimizer,
+                self.param_names,
+                meta,
+                keep=self.settings.keep_checkpoints,
+            )
+        barrier(self.dist)
+        self.saved_step = self.step
+
+    def _summary(self, stopped_by: str, final_metrics: dict[str, float]) -> dict[str, Any]:
+        return {
+            "task": self.config.task,
+            "out_dir": str(self.paths.root),
+            "model_dir": str(self.paths.model),
+            "steps": self.step,
+            "planned_steps": self.settings.steps,
             "stopped_by": stopped_by,
-            "resumed_from": checkpoint.step if checkpoint is not None else None,
-            "world_size": dist.world_size,
-            "train_seconds": round(elapsed(), 3),
-            "wall_seconds": round(time.monotonic() - wall_start, 3),
-            "parameters": parameter_counts(model),
-            "last_train": _last_train_record(log),
+            "resumed_from": self.checkpoint.step if self.checkpoint is not None else None,
+            "world_size": self.dist.world_size,
+            "train_seconds": round(self._elapsed(), 3),
+            "wall_seconds": round(time.monotonic() - self.wall_start, 3),
+            "parameters": parameter_counts(self.model),
+            "last_train": _last_train_record(self.log),
             "final_metrics": final_metrics,
         }
-        atomic_write_json(paths.summary, summary)
-    return broadcast_json(summary, dist)
-
-
-def _step(
-    task: TrainTask,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    trainable: list[nn.Parameter],
-    step: int,
-    config: RunConfig,
-    dist: Distributed,
-) -> tuple[float, dict[str, float], float]:
-    """One optimiser update (0-based ``step``): the local loss, metrics and gradient norm."""
-    settings = config.train
-    seed_step(settings.seed, step, dist.rank)
-    set_learning_rate(optimizer, lr_factor(step, settings))
-    batch = task.batch(step, dist.rank, dist.world_size)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
-        loss, metrics = task.loss(model, batch)
-    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-        raise TrainingError(f"{config.task}: loss() must return a scalar tensor as its loss")
-    value = float(loss.detach())
-    if not math.isfinite(value):
-        raise TrainingError(
-            f"the loss is {value} at step {step + 1}; lower train.lr or set train.grad_clip"
-        )
-    loss.backward()
-    max_norm = settings.grad_clip if settings.grad_clip is not None else math.inf
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, max_norm))
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return value, _metrics(metrics, "loss()"), grad_norm
-
-
-def _evaluate(task: TrainTask, model: nn.Module, dist: Distributed) -> dict[str, float]:
-    """The task's metrics of the plain model, computed on the main process (others wait)."""
-    metrics: dict[str, float] = {}
-    if dist.is_main:
-        model.eval()
-        with torch.no_grad():
-            metrics = _metrics(task.evaluate(model), "evaluate()")
-        model.train()
-    barrier(dist)
-    return metrics
 
 
 def _metrics(values: Mapping[str, Any], origin: str) -> dict[str, float]:
@@ -309,28 +329,6 @@ def _metrics(values: Mapping[str, Any], origin: str) -> dict[str, float]:
 
 def _due(step: int, every: int, steps: int) -> bool:
     return every > 0 and step % every == 0 and step < steps
-
-
-def _restore(
-    checkpoint: Checkpoint,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    param_names: list[str],
-    frozen: str,
-    dist: Distributed,
-) -> None:
-    if checkpoint.state["frozen_fingerprint"] != frozen:
-        raise CheckpointError(
-            f"{checkpoint.path}: the frozen weights the task builds differ from the ones this run "
-            "was trained with"
-        )
-    load_checkpoint(checkpoint, model, optimizer, param_names)
-    saved_world = checkpoint.state["world_size"]
-    if saved_world != dist.world_size and dist.is_main:
-        console.log(
-            f"resuming a {saved_world}-process run on {dist.world_size}: the global batch is the "
-            "same, the weights match an uninterrupted run only up to rounding"
-        )
 
 
 def _optimizer_parameter_names(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[str]:
