@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ from transformers import (
     SiglipTokenizer,
 )
 
-from vislang.data.preprocess import PreprocessConfig
+from vislang.data.preprocess import PreprocessConfig, preprocess
+from vislang.errors import ConfigError
 from vislang.models.dual_encoder import CLIPDualEncoder, SiglipDualEncoder
 from vislang.models.registry import load_model, save_model
 from vislang.represent.encoder import ImageTextEncoder
@@ -259,6 +261,25 @@ def test_siglip_checkpoint_preprocessing_is_the_checkpoints(siglip_checkpoint) -
 
 
 @pytest.mark.parametrize("fixture", ["clip_checkpoint", "siglip_checkpoint"])
+@torch.no_grad()
+def test_vislang_image_pipeline_with_the_checkpoints_constants_matches_its_processor(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    """Images of several aspect ratios through vislang's preprocessing (with the constants read
+    from the checkpoint) give the processor's pixels up to resampling rounding, and so the same
+    embeddings: the resize mode, crop, mean and std were all carried over."""
+    directory, _, processor = request.getfixturevalue(fixture)
+    model = load_model(directory)
+    images = _images(4, seed=3)
+    expected = processor(images=images, return_tensors="pt")["pixel_values"]
+    ours = torch.stack([torch.from_numpy(preprocess(image, model.preprocess)) for image in images])
+    assert ours.shape == expected.shape
+    assert (ours - expected).abs().mean().item() < 1e-3
+    similarity = (model.encode_images(ours) * model.encode_images(expected)).sum(dim=-1)
+    assert similarity.min().item() > 0.999
+
+
+@pytest.mark.parametrize("fixture", ["clip_checkpoint", "siglip_checkpoint"])
 def test_loaded_checkpoint_round_trips_through_a_vislang_directory(
     fixture: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -274,6 +295,19 @@ def test_loaded_checkpoint_round_trips_through_a_vislang_directory(
     assert torch.equal(again.encode_images(pixels), model.encode_images(pixels))
     assert torch.equal(again.tokenize(TEXTS)["input_ids"], model.tokenize(TEXTS)["input_ids"])
     assert torch.equal(again.encode_texts(TEXTS), model.encode_texts(TEXTS))
+
+
+def test_incomplete_checkpoints_are_refused_clearly(clip_checkpoint, tmp_path: Path) -> None:
+    directory, _, _ = clip_checkpoint
+    no_weights = shutil.copytree(directory, tmp_path / "no-weights")
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(ConfigError, match=r"cannot load the clip checkpoint: .*model\.safetensors"):
+        load_model(no_weights)
+    no_processor = shutil.copytree(directory, tmp_path / "no-processor")
+    for path in no_processor.glob("*processor*.json"):
+        path.unlink()
+    with pytest.raises(ConfigError, match="no-processor: no usable image processor config"):
+        load_model(no_processor)
 
 
 @pytest.mark.parametrize("name", ["clip-tiny", "siglip-tiny"])

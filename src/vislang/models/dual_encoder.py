@@ -175,15 +175,20 @@ class DualEncoder(nn.Module):
         tokenizer and its image processor's size, crop, mean and std. Weights are read from
         safetensors only."""
         source = str(path_or_id)
-        backbone = cls.backbone_class.from_pretrained(
-            source, dtype=torch.float32, use_safetensors=True
-        )
-        config = cls._config_from_backbone(
-            backbone.config,
-            preprocess=_preprocess_from_checkpoint(source),
-            name=Path(source).name if Path(source).is_dir() else source,
-        )
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        preprocess = _preprocess_from_checkpoint(source)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            backbone = cls.backbone_class.from_pretrained(
+                source, dtype=torch.float32, use_safetensors=True
+            )
+        except (OSError, ValueError) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ConfigError(
+                f"{source}: cannot load the {cls.family} checkpoint: {reason}"
+            ) from None
+        local = Path(source)
+        name = local.resolve().name if local.is_dir() else source
+        config = cls._config_from_backbone(backbone.config, preprocess=preprocess, name=name)
         return cls(config, backbone.eval(), tokenizer)
 
     def save_files(self, directory: str | Path) -> None:
