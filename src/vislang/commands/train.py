@@ -36,7 +36,12 @@ def train_command(
     from vislang.train.loop import train
 
     out_dir = out if out is not None else Path("runs") / config.stem
-    summary = train(config, out_dir, resume=resume)
+    try:
+        summary = train(config, out_dir, resume=resume)
+    except KeyboardInterrupt:
+        if env_rank() == 0:
+            typer.echo(f"interrupted: continue with --resume --out {out_dir}", err=True)
+        raise typer.Exit(130) from None
     if env_rank() == 0:
         console.emit(summary, as_json, render=lambda: _render(summary))
 

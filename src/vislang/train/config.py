@@ -100,13 +100,15 @@ class RunConfig:
         return self.source.parent if self.source is not None else Path.cwd()
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as the TOML tables it is written as (absent optional values left out)."""
-        train = {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self.train).items()
-            if value is not None
+        """The config as the TOML tables it is written as, in plain JSON types.
+
+        Absent optional values are left out, tuples become lists and paths strings.
+        """
+        tables = {
+            "task": {"name": self.task, **self.task_options},
+            "train": dataclasses.asdict(self.train),
         }
-        return {"task": {"name": self.task, **self.task_options}, "train": train}
+        return _plain(tables)
 
     def to_toml(self) -> str:
         """The config as TOML text; reading it back gives an equal config."""
@@ -193,7 +195,7 @@ def dumps_toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
     for name, table in tables.items():
         write_table(_toml_key(name), table)
     text = "\n".join(lines)
-    if tomllib.loads(text) != json.loads(json.dumps(_without_none(tables))):
+    if tomllib.loads(text) != _plain(tables):
         raise ConfigError(f"cannot write this config as TOML: {dict(tables)!r}")
     return text
 
@@ -289,11 +291,12 @@ def _toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) as a TOML value")
 
 
-def _without_none(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """``value`` in JSON's types: mappings without None values, lists, strings for paths."""
     if isinstance(value, Mapping):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        return [_without_none(v) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value

@@ -9,7 +9,6 @@ with bitwise the same weights as an uninterrupted run (same machine, same number
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -366,7 +365,7 @@ def _check_resumable(
         return
     before, now = (
         _flatten(previous),
-        _flatten(json.loads(json.dumps(config.to_dict(), default=str))),
+        _flatten(config.to_dict()),
     )
     allowed = {f"train.{key}" for key in RESUMABLE_TRAIN_KEYS}
     changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
