@@ -70,6 +70,7 @@ _SYMBOLS = {
 }
 _BANGS = re.compile(r"[?!]{2,}")  # ?! !! ??? stay one token, which the toolkit keeps
 _SPACE = re.compile(r"\s+")
+_AMPERSAND = re.compile("&amp;", re.IGNORECASE)
 
 _CLITIC = re.compile(r"'(?:s|m|d|re|ve|ll)(?![^\W_])", re.IGNORECASE)
 _LEADING_APOSTROPHE = re.compile(
@@ -82,9 +83,11 @@ _APOSTROPHE_WORD = re.compile(
     r"(?:[dlno]|[A-HJ-XZ])'[^\W\d_]{2,}|[^\W\d_]*[aeiouyAEIOUY]'[aeiouA-Z][^\W\d_]*|li'l"
 )
 _LETTER_APOSTROPHE = re.compile(r"[jyY]'(?=[^\W\d_])")
+_TWO_QUOTES = re.compile(r"''|``")  # one quote token (so ''s is a quote and s)
+_EMOTICON = re.compile(r"([:;]-?)([()])")
 _PLAIN_WORD = re.compile(r"[^\W\d_]+(?=\s)")
 _HANDLE = re.compile(r"[@#][^\W\d_]\w*")  # @user, #hashtag (but # 1)
-_DECIMAL = re.compile(r"\.\d+(?:[.,:]\d+)*")  # .5
+_DECIMAL = re.compile(r"[.,:]\d+(?:[.,:]\d+)*")  # .5 :7 (a number without integer part)
 _UPPER_AMPERSAND = re.compile(r"[A-Z]+&[A-Z]+")
 _SIGNED_NUMBER = re.compile(r"[-+]\d+(?:[.,:]\d+)*")
 _DOLLAR = re.compile(r"[A-Z]*\$")
@@ -113,10 +116,10 @@ def ptb_tokenize_lines(captions: list[str]) -> list[list[str]]:
 
 def _scan(caption: str, next_caption: str) -> list[str]:
     # the text after the caption is only looked at, never tokenised
-    text = caption.replace("&amp;", "&") + "\n" + next_caption.replace("\n", " ")
+    text = _AMPERSAND.sub("&", caption) + "\n" + next_caption.replace("\n", " ")
     tokens: list[str] = []
     i = 0
-    end = len(caption.replace("&amp;", "&"))
+    end = len(_AMPERSAND.sub("&", caption))
     while i < end:
         space = _SPACE.match(text, i)
         if space:
@@ -136,11 +139,23 @@ def _next_token(text: str, i: int, tokens: list[str]) -> int:
     if match and match.group().isalpha() and match.group().lower() not in _SPLIT_WORDS:
         tokens.append(match.group())
         return match.end()
-    for pattern in (_N_APOSTROPHE_N, _LEADING_APOSTROPHE, _CLITIC, _HANDLE, _DECIMAL, _BANGS):
+    for pattern in (
+        _TWO_QUOTES,
+        _N_APOSTROPHE_N,
+        _LEADING_APOSTROPHE,
+        _CLITIC,
+        _HANDLE,
+        _DECIMAL,
+        _BANGS,
+    ):
         match = pattern.match(text, i)
         if match:
             tokens.append(match.group())
             return match.end()
+    match = _EMOTICON.match(text, i)
+    if match:  # :) becomes :-RRB-, kept
+        tokens.append(match.group(1) + _SYMBOLS[match.group(2)])
+        return match.end()
     if _TIS.match(text, i):
         tokens.append("'t")
         return i + 2
@@ -174,11 +189,7 @@ def _word(text: str, i: int, tokens: list[str]) -> int:
     if match:
         tokens.append(match.group())
         return match.end()
-    match = _APOSTROPHE_WORD.match(text, i)
-    j = _compound_end(text, i)
-    if match and match.end() > j:
-        j = _compound_end(text, match.end() - 1)
-    return _after_word(text, i, j, tokens)
+    return _after_word(text, i, _compound_end(text, i), tokens)
 
 
 def _compound_end(text: str, i: int) -> int:
@@ -203,7 +214,11 @@ def _compound_end(text: str, i: int) -> int:
         elif joiner in ".,:" and text[j - 1].isdigit() and after.isdigit():
             number = True
             j += 1
-        elif joiner == "'" and (word := _APOSTROPHE_WORD.match(text, _word_start(text, i, j))):
+        elif (
+            joiner == "'"
+            and not _CLITIC.match(text, j)  # a clitic ('s, 'LL, ...) is split off instead
+            and (word := _APOSTROPHE_WORD.match(text, _word_start(text, i, j)))
+        ):
             j = word.end()
         else:
             return j
