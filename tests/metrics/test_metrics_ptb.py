@@ -75,3 +75,34 @@ def test_real_captions_and_probes_tokenised_like_the_java_toolkit(shared_data) -
     mismatches = [(c, o, t) for c, o, t in zip(captions, ours, theirs, strict=True) if o != t]
     assert not mismatches, mismatches[:5]
     assert len(captions) == 285 + 2000 + len(PROBES)
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason=NO_JAVA)
+def test_captions_with_punctuation_added_tokenised_like_the_java_toolkit(shared_data) -> None:
+    # real captions with marks added at word boundaries (seeded): quotes, brackets, clitics, ...
+    pytest.importorskip("pycocoevalcap")
+    import random
+
+    marks = [".", ",", ";", ":", "!", "?", "'", '"', "(", ")", "-", "--", "...", "'s", "&", "/"]
+    marks += ["%", "$", ":)", "''"]
+    captions = xflickrco_captions(shared_data, "en")
+    rng = random.Random(0)
+    noisy = []
+    for caption in rng.sample(captions, 600):
+        words = caption.split()
+        for _ in range(rng.randint(1, 3)):
+            k = rng.randrange(len(words))
+            mark = rng.choice(marks)
+            where = rng.random()
+            if where < 0.3:
+                words[k] = mark + words[k]
+            elif where < 0.8:
+                words[k] = words[k] + mark
+            else:
+                words[k] = f"{words[k]} {mark}"
+        text = " ".join(words)
+        noisy.append(text.title() if rng.random() < 0.2 else text)
+    ours = [" ".join(tokens) for tokens in ptb_tokenize_lines(noisy)]
+    theirs = _toolkit_tokens(noisy)
+    mismatches = [(c, o, t) for c, o, t in zip(noisy, ours, theirs, strict=True) if o != t]
+    assert not mismatches, mismatches[:5]

@@ -84,7 +84,7 @@ _APOSTROPHE_WORD = re.compile(
 )
 _LETTER_APOSTROPHE = re.compile(r"[jyY]'(?=[^\W\d_])")
 _TWO_QUOTES = re.compile(r"''|``")  # one quote token (so ''s is a quote and s)
-_EMOTICON = re.compile(r"([:;]-?)([()])")
+_EMOTICON = re.compile(r"([:;]-?)([()])(?!\w)")
 _PLAIN_WORD = re.compile(r"[^\W\d_]+(?=\s)")
 _HANDLE = re.compile(r"[@#][^\W\d_]\w*")  # @user, #hashtag (but # 1)
 _DECIMAL = re.compile(r"[.,:]\d+(?:[.,:]\d+)*")  # .5 :7 (a number without integer part)
