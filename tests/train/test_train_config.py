@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from toy_train_task import TOY_TASK
 
 from vislang.errors import ConfigError
+from vislang.train import TaskContext
 from vislang.train.config import (
     RunConfig,
     TrainConfig,
@@ -97,19 +98,33 @@ class _Options:
     size: int
     names: tuple[str, ...] = ()
     rate: float | None = None
+    data: Path = Path("world")
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 def test_tasks_parse_their_own_options_with_the_same_checks() -> None:
     options = parse_dataclass(
-        _Options, {"size": 3, "names": ["a", "b"]}, where="t.toml", prefix="task"
+        _Options,
+        {"size": 3, "names": ["a", "b"], "data": "w/train", "extra": {"k": 1}},
+        where="t.toml",
+        prefix="task",
     )
-    assert options == _Options(size=3, names=("a", "b"))
+    assert options == _Options(size=3, names=("a", "b"), data=Path("w/train"), extra={"k": 1})
+    assert options.rate is None
     with pytest.raises(ConfigError, match=r"t\.toml: task\.names\[1\]: expected a string, got 2"):
         parse_dataclass(_Options, {"size": 3, "names": ["a", 2]}, where="t.toml", prefix="task")
     with pytest.raises(
-        ConfigError, match=r"t\.toml: task\.colour: unknown key \(known keys: names"
+        ConfigError, match=r"t\.toml: task\.colour: unknown key \(known keys: data, extra, names"
     ):
         parse_dataclass(_Options, {"size": 3, "colour": 1}, where="t.toml", prefix="task")
+
+
+def test_task_context_resolves_option_paths_against_the_config_folder(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[task]\nname = "{TOY_TASK}"\n[train]\nsteps = 1\nbatch_size = 2\n')
+    config = load_run_config(path)
+    context = TaskContext(TOY_TASK, {}, 0, 2, config.source, config.base_dir)
+    assert context.resolve_path("world/train") == tmp_path / "world" / "train"
+    assert context.resolve_path(tmp_path / "abs") == tmp_path / "abs"
 
 
 def test_config_from_mapping_without_a_file_says_config() -> None:
