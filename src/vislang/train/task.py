@@ -97,7 +97,9 @@ class TrainTask(abc.ABC):
 
 TaskFactory = Callable[[TaskContext], TrainTask]
 
-# Task names usable in configs: a factory, or the import path of one (imported only when named).
+# Task names usable in configs, each a factory or the "module:attribute" path of one. The families
+# shipped with vislang are listed here by path, so that naming one imports only that family;
+# register_task adds more at run time.
 _REGISTRY: dict[str, TaskFactory | str] = {}
 
 
