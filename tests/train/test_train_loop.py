@@ -230,3 +230,13 @@ def test_unknown_task_names_list_the_registered_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"bad\.toml: task\.colour: unknown key"):
         train(config, tmp_path / "bad", show_progress=False)
     assert not (tmp_path / "bad").exists()  # a config that fails leaves no run behind
+
+
+def test_a_name_registered_by_import_path_trains_like_the_path(tmp_path: Path) -> None:
+    register_task("toy-by-path", TOY_TASK)
+    run(tmp_path, "by-path", steps=4)
+    config = write_toy_config(tmp_path / "named.toml", steps=4)
+    config.write_text(config.read_text().replace(TOY_TASK, "toy-by-path"))
+    summary = train(config, tmp_path / "named", show_progress=False)
+    assert summary["task"] == "toy-by-path"
+    assert weights(tmp_path, "named") == weights(tmp_path, "by-path")
