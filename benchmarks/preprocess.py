@@ -8,7 +8,8 @@ Both sides read the same files, batch by batch, and produce float32 (N, 3, 224, 
   ``PIL.Image.open(path).convert("RGB")``.
 
 The folder is walked ``--passes`` times (after one untimed warm-up pass), alternating the two sides
-so that both see the same machine load. Prints images/s for both, the speed ratio, and the mean
+so that both see the same machine load. Prints images/s for both, the speed ratio, the CPU time
+each spends per image (a check on the ratio when other processes share the cores), and the mean
 absolute difference between the two outputs. Target: ratio >= 3 with 2 threads.
 
     python benchmarks/preprocess.py                      # the coco-mini photographs
@@ -75,10 +76,11 @@ def run_transformers(
     return outputs
 
 
-def timed(run: Callable[[], list[torch.Tensor]]) -> tuple[float, list[torch.Tensor]]:
-    start = time.perf_counter()
-    outputs = run()
-    return time.perf_counter() - start, outputs
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (all threads of this process) taken by ``run``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -111,16 +113,18 @@ def main() -> None:
     theirs = torch.cat(run_transformers(groups, processor))
     difference = (ours - theirs).abs().mean(dim=(1, 2, 3)).numpy()
 
-    vislang_seconds = transformers_seconds = 0.0
+    vislang_wall = vislang_cpu = transformers_wall = transformers_cpu = 0.0
     with progress() as bar:
         task = bar.add_task("timed passes", total=args.passes)
         for _ in range(args.passes):
-            vislang_seconds += timed(lambda: run_vislang(groups, config, args.threads))[0]
-            transformers_seconds += timed(lambda: run_transformers(groups, processor))[0]
+            wall, cpu = timed(lambda: run_vislang(groups, config, args.threads))
+            vislang_wall, vislang_cpu = vislang_wall + wall, vislang_cpu + cpu
+            wall, cpu = timed(lambda: run_transformers(groups, processor))
+            transformers_wall, transformers_cpu = transformers_wall + wall, transformers_cpu + cpu
             bar.advance(task)
 
     count = len(files) * args.passes
-    vislang_rate, transformers_rate = count / vislang_seconds, count / transformers_seconds
+    vislang_rate, transformers_rate = count / vislang_wall, count / transformers_wall
     baseline = f"transformers {transformers.__version__} {type(processor).__name__}"
     print(
         f"images: {len(files)} files from {folder} × {args.passes} passes, batches of "
@@ -129,6 +133,11 @@ def main() -> None:
     print(f"vislang load_batch ({args.threads} threads): {vislang_rate:8.1f} images/s")
     print(f"{baseline} (1 thread): {transformers_rate:8.1f} images/s")
     print(f"ratio: {vislang_rate / transformers_rate:.2f}× (target >= 3×)")
+    print(
+        f"CPU time per image: vislang {1000 * vislang_cpu / count:.2f} ms (all threads), "
+        f"transformers {1000 * transformers_cpu / count:.2f} ms; "
+        f"CPU-time ratio {transformers_cpu / vislang_cpu:.2f}×"
+    )
     print(
         f"mean abs difference: {float(np.mean(difference)):.5f} "
         f"(worst image {float(np.max(difference)):.5f}; tolerance 0.02)"
