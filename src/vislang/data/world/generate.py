@@ -14,6 +14,7 @@ or write the whole world with :func:`vislang.data.world.writer.write_world`.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,6 +56,8 @@ TASK_FILES: tuple[str, ...] = (
     "attributes",
 )
 IMAGE_DIR = Path("images")
+_RECENT_SCENES = 64
+_CACHED_FRAMES = 100_000
 _WINOGROUND_TAGS = {"object_swap": "Object", "attribute_swap": "Relation"}
 
 
@@ -91,12 +94,15 @@ class World:
         self._id_width = max(6, len(str(config.scenes - 1)))
         self._grammars = [grammar(code) for code in config.languages]
         self._texts: dict[f.Frame, tuple[str, ...]] = {}
+        self._recent: OrderedDict[int, Scene] = OrderedDict()  # partners are sampled twice
 
     def say(self, frame: f.Frame) -> tuple[str, ...]:
         """``frame`` realised in each of the world's languages (in ``config.languages`` order)."""
         texts = self._texts.get(frame)
         if texts is None:
             texts = tuple(g.realise(frame) for g in self._grammars)
+            if len(self._texts) >= _CACHED_FRAMES:
+                self._texts.clear()
             self._texts[frame] = texts
         return texts
 
@@ -110,6 +116,15 @@ class World:
 
     def scene(self, index: int) -> Scene:
         """Scene ``index`` (a test_comp scene contains at least one held-out compound)."""
+        scene = self._recent.get(index)
+        if scene is None:
+            scene = self._sample(index)
+            self._recent[index] = scene
+            if len(self._recent) > _RECENT_SCENES:
+                self._recent.popitem(last=False)
+        return scene
+
+    def _sample(self, index: int) -> Scene:
         split = self.split_of(index)
         rng = derived_rng(self.config.seed, index, "scene")
         required = rng.choice(self.plan.held_out) if split == "test_comp" else None

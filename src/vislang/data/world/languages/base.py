@@ -15,6 +15,7 @@ from typing import ClassVar
 from vislang.data.world import frames as f
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_CACHED_FRAMES = 100_000  # the cache is emptied when full, which bounds memory on big worlds
 
 
 class Grammar:
@@ -33,6 +34,8 @@ class Grammar:
         if text is None:
             method = getattr(self, _CAMEL.sub("_", type(frame).__name__).lower())
             text = unicodedata.normalize("NFC", method(frame))
+            if len(self._cache) >= _CACHED_FRAMES:
+                self._cache.clear()
             self._cache[frame] = text
         return text
 
