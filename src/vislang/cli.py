@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 import typer
+from rich.text import Text
 
 from vislang import __version__, console
 from vislang.errors import VislangError
@@ -69,5 +70,6 @@ def main() -> None:
     try:
         app()
     except VislangError as error:
-        console.stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        message = Text.assemble(("error: ", "bold red"), str(error))
+        console.stderr.print(message, highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
