@@ -33,6 +33,7 @@ _GROUPS: list[tuple[str, str, str]] = [
 _COMMANDS: list[tuple[str, str, str]] = [
     ("train", "train_command", "train"),
     ("embed", "embed_command", "embed"),
+    ("demo", "demo_command", "demo"),
 ]
 
 
