@@ -315,6 +315,9 @@ def test_tiny_preset_implements_the_encoder_interface(name: str) -> None:
     model = load_model(name)
     assert isinstance(model, ImageTextEncoder)
     assert model.preprocess.crop == model.config.image_size == 64
+    assert model.preprocess.resize_mode == (
+        "square" if name.startswith("siglip") else "shortest_edge"
+    )
     pixels = torch.randn(3, 3, 64, 64)
     images = model.encode_images(pixels)
     texts = model.encode_texts(["a red circle", "ein blauer Kreis", "一个红色的圆"])
