@@ -78,7 +78,11 @@ def render_nlvr(structured_rep: StructuredRep) -> Image.Image:
 
 
 def rep_as_boxes(structured_rep: StructuredRep) -> tuple[Scene, ...]:
-    """The three boxes as scenes of world objects (for truth conditions of box statements)."""
+    """The three boxes as scenes of world objects (for truth conditions of box statements).
+
+    NLVR's middle size (20) has no world size class; it is kept as "medium", which no box
+    statement mentions.
+    """
     boxes = []
     for index, box in enumerate(structured_rep):
         objects = tuple(

@@ -40,7 +40,7 @@ from vislang.data.world.nlvr import object_box as nlvr_object_box
 from vislang.data.world.nlvr import render_nlvr
 from vislang.data.world.render import object_box, object_rgb, png_bytes, render_scene
 from vislang.data.world.scene import Scene
-from vislang.errors import VislangError
+from vislang.errors import DataFormatError, VislangError
 
 FORMAT = "vislang-world"
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
@@ -329,8 +329,6 @@ def _write_into(
 
 def read_manifest(out: str | Path) -> dict[str, Any]:
     """The manifest of a written world (raises :class:`DataFormatError` if it is not one)."""
-    from vislang.errors import DataFormatError
-
     path = Path(out) / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
