@@ -298,24 +298,3 @@ def boxes_hold(frame: BoxStatement, boxes: tuple[Scene, ...]) -> bool:
     if isinstance(frame, EveryBox):
         return all(counts)
     raise TypeError(f"not a box statement: {frame!r}")
-
-
-def mentioned_compounds(frame: Frame) -> set[tuple[str, str]]:
-    """The (colour, shape) compounds a frame names (a held-out compound must not appear)."""
-    found: set[tuple[str, str]] = set()
-    for value in _noun_phrases(frame):
-        if value.compound is not None:
-            found.add(value.compound)
-    if isinstance(frame, Recolour) and frame.np.shape is not None:
-        found.add((frame.colour, frame.np.shape))
-    return found
-
-
-def _noun_phrases(frame: Frame) -> list[NP]:
-    if isinstance(frame, Exists):
-        return [item.np for item in frame.items]
-    if isinstance(frame, (Relation, RelationQuestion)):
-        return [frame.subject, frame.landmark]
-    if isinstance(frame, Total):
-        return []
-    return [frame.np]

@@ -181,27 +181,21 @@ def sample_scene(
     *,
     forbidden: frozenset[Compound] = frozenset(),
     required: Compound | None = None,
-    n_objects: int | None = None,
-    distinct_compounds: bool = False,
 ) -> Scene:
     """Sample a scene of ``config.min_objects``..``config.max_objects`` non-overlapping objects.
 
-    ``forbidden`` compounds never occur; a ``required`` compound occurs at least once.
-    ``distinct_compounds`` makes every object's (colour, shape) unique in the scene.
+    ``forbidden`` compounds never occur; a ``required`` compound occurs at least once. When the
+    image is too full for another object the scene keeps the objects placed so far.
     """
     allowed = [(c, s) for c in config.colours for s in config.shapes if (c, s) not in forbidden]
-    wanted = n_objects or rng.randint(config.min_objects, config.max_objects)
+    wanted = rng.randint(config.min_objects, config.max_objects)
     objects: list[WorldObject] = []
     if required is not None:
         placed = sample_object(rng, config, (), required)
         assert placed is not None  # a single object always fits in an empty scene
         objects.append(placed)
     while len(objects) < wanted:
-        choices = allowed
-        if distinct_compounds:
-            used = {o.compound for o in objects}
-            choices = [c for c in allowed if c not in used]
-        placed = sample_object(rng, config, tuple(objects), rng.choice(choices))
+        placed = sample_object(rng, config, tuple(objects), rng.choice(allowed))
         if placed is None:
             break
         objects.append(placed)
