@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from world_fixtures import read_jsonl
 
-from conftest import read_jsonl
 from vislang import __version__
 from vislang.cli import app
 from vislang.data.schema import from_dict, to_dict

@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from world_fixtures import COMPOSITIONAL, read_jsonl
 
-from conftest import COMPOSITIONAL, read_jsonl
 from vislang.data.world import World, WorldConfig, plan_splits
 from vislang.errors import ConfigError
 

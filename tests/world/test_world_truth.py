@@ -20,8 +20,7 @@ from world_english import (
     pair_statement_true,
     vqa_answer,
 )
-
-from conftest import read_jsonl, scene_objects
+from world_fixtures import read_jsonl, scene_objects
 
 
 def _english(world: Path, task: str) -> list[dict]:
