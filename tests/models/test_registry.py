@@ -124,6 +124,16 @@ def test_broken_vislang_directories_name_file_line_and_field(tmp_path: Path) -> 
     with pytest.raises(DataFormatError, match=r"field 'config.patch_size': missing"):
         load_model(out)
 
+    for field, value, expected in [
+        ("image_size", "64", r"field 'config.image_size': expected int, got '64'"),
+        ("tokenizer", "words", r"'config.tokenizer': expected one of 'bytes', 'checkpoint'"),
+        ("logit_bias_init", [1], r"'config.logit_bias_init': expected float or null, got \[1\]"),
+        ("preprocess", {**meta["config"]["preprocess"], "crop": 6.5}, r"'config.preprocess.crop'"),
+    ]:
+        meta_path.write_text(json.dumps(meta | {"config": {**meta["config"], field: value}}))
+        with pytest.raises(DataFormatError, match=expected):
+            load_model(out)
+
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     (out / WEIGHTS_FILE).write_bytes(b"not safetensors")
     with pytest.raises(DataFormatError, match=r"model\.safetensors: not a readable safetensors"):

@@ -143,40 +143,69 @@ def load_model(name_or_dir: str | Path, **overrides: Any) -> torch.nn.Module:
     return _load_hf(name, model_type, overrides)
 
 
-def config_from_dict(config_class: type, data: Mapping[str, Any], source: str | Path) -> Any:
+def config_from_dict(
+    config_class: type, data: Mapping[str, Any], source: str | Path, where: str = "config"
+) -> Any:
     """Rebuild a config dataclass (nested dataclasses and tuples included) from its JSON form.
 
-    Unknown or missing fields raise :class:`DataFormatError` naming ``source`` and the field.
+    Unknown or missing fields and values of the wrong type raise :class:`DataFormatError` naming
+    ``source`` and the field (``where`` is the field path so far, e.g. ``config.preprocess``).
     """
     hints = typing.get_type_hints(config_class)
     fields = {field.name: field for field in dataclasses.fields(config_class)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise DataFormatError(
-            source, f"unknown field for {config_class.__name__}", field=f"config.{unknown[0]}"
+            source, f"unknown field for {config_class.__name__}", field=f"{where}.{unknown[0]}"
         )
     values = {}
     for name, field in fields.items():
         if name not in data:
             required = field.default is dataclasses.MISSING
             if required and field.default_factory is dataclasses.MISSING:
-                raise DataFormatError(source, "missing", field=f"config.{name}")
+                raise DataFormatError(source, "missing", field=f"{where}.{name}")
             continue
-        values[name] = _from_json(hints[name], data[name], source, name)
+        values[name] = _from_json(hints[name], data[name], source, f"{where}.{name}")
     return config_class(**values)
 
 
-def _from_json(hint: Any, value: Any, source: str | Path, name: str) -> Any:
-    """Convert one JSON value back to the type a dataclass field declares."""
+def _from_json(hint: Any, value: Any, source: str | Path, where: str) -> Any:
+    """One JSON value as the type a dataclass field declares, or a DataFormatError."""
     is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    candidates = typing.get_args(hint) if is_union else (hint,)
-    for candidate in candidates:
+    for candidate in typing.get_args(hint) if is_union else (hint,):
+        origin = typing.get_origin(candidate) or candidate
+        if candidate is Any:
+            return value
         if dataclasses.is_dataclass(candidate) and isinstance(value, Mapping):
-            return config_from_dict(candidate, value, source)
-        origin = typing.get_origin(candidate)
-        if (candidate is tuple or origin is tuple) and isinstance(value, list):
+            return config_from_dict(candidate, value, source, where)
+        if origin is tuple and isinstance(value, list):
             return tuple(value)
-    return value
+        if origin is typing.Literal and value in typing.get_args(candidate):
+            return value
+        if candidate is type(None) and value is None:
+            return value
+        if candidate is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        is_bool_as_int = origin is int and isinstance(value, bool)
+        if (
+            origin in (int, str, bool, list, dict)
+            and isinstance(value, origin)
+            and not is_bool_as_int
+        ):
+            return value
+    raise DataFormatError(source, f"expected {_describe(hint)}, got {value!r}", field=where)
+
+
+def _describe(hint: Any) -> str:
+    """A type hint in words: ``float or null``, ``one of 'bytes', 'checkpoint'``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    return getattr(origin or hint, "__name__", str(hint))
 
 
 def _family_of(model: torch.nn.Module) -> str:
@@ -286,9 +315,9 @@ def _hf_model_type_from_hub(name: str, tried: list[str]) -> str:
 
 def _load_hf(name: str, model_type: str, overrides: Mapping[str, Any]) -> torch.nn.Module:
     claims = {
-        model_type_: cls
+        claimed: cls
         for cls in families().values()
-        for model_type_ in getattr(cls, "hf_model_types", ())
+        for claimed in getattr(cls, "hf_model_types", ())
     }
     cls = claims.get(model_type)
     if cls is None:
