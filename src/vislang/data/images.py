@@ -86,9 +86,9 @@ def load_image(
 def open_image(source: ImageSource, *, max_pixels: int | None) -> Iterator[Image.Image]:
     """Open ``source`` lazily (header only) and check its declared size against ``max_pixels``.
 
-    Yields the image at its first frame, not yet decoded. Any decoding failure raised inside the
-    ``with`` block becomes an :class:`ImageDecodeError` naming the source. Files opened here are
-    closed on exit; a PIL image passed in is left open.
+    Yields the image not yet decoded (a file at its first frame; a PIL image passed in as it is).
+    Any decoding failure raised inside the ``with`` block becomes an :class:`ImageDecodeError`
+    naming the source. Files opened here are closed on exit; a PIL image passed in is left open.
     """
     label = source_label(source)
     with _converting_errors(label):
