@@ -11,11 +11,12 @@ folder, so both compute the same function.
   preprocess the next batches (reduced-scale JPEG decoding, resampling of the crop only) while the
   forward pass runs, and the embeddings are written to a feature store.
 
-Both use the same number of torch threads. Checks that the two models agree on identical
-preprocessed tensors (cosine >= 0.999), and reports how close the end-to-end embeddings are (they
-differ by resampling). Besides the end-to-end ratio it prints the input pipeline alone (decode +
-preprocess) and the forward alone, because on a small CPU the forward pass bounds the ratio: no
-input pipeline can make the whole job faster than ``(preprocess + forward) / forward``.
+Both use the same number of torch threads; the two are timed in alternating rounds and each
+keeps its best round, which damps the noise of a shared machine. Checks that the two models agree
+on identical preprocessed tensors (cosine >= 0.999), and reports how close the end-to-end
+embeddings are (they differ by resampling). Besides the end-to-end ratio it prints the input
+pipeline alone (decode + preprocess) and the forward alone, because on a small CPU the forward pass
+bounds the ratio: no input pipeline makes the job faster than ``(preprocess + forward) / forward``.
 
     python benchmarks/embed.py                 # 256 images (coco-mini photographs repeated)
     python benchmarks/embed.py --images 64     # quicker
@@ -81,9 +82,11 @@ def baseline(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--model", default="clip-base", help="a CLIP preset (clip-base, clip-tiny)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="our decoding threads")
     parser.add_argument("--torch-threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--rounds", type=int, default=2, help="alternating timed rounds")
     args = parser.parse_args()
     torch.set_num_threads(args.torch_threads)
     warnings.filterwarnings("ignore", message=".*torchvision.*")
@@ -91,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vislang-bench-") as tmp:
         scratch = Path(tmp)
         paths, where = input_images(args.images, scratch)
-        encoder = load_model("clip-base").eval()
+        encoder = load_model(args.model).eval()
         encoder.backbone.save_pretrained(scratch / "hf")
         reference = CLIPModel.from_pretrained(scratch / "hf").eval()
         config = encoder.preprocess
@@ -102,7 +105,7 @@ def main() -> None:
             image_std=list(config.std),
         )
         print(
-            f"{len(paths)} images ({where}), batch {args.batch_size}, "
+            f"{args.model}: {len(paths)} images ({where}), batch {args.batch_size}, "
             f"torch threads {args.torch_threads}, our decoding threads {args.threads}"
         )
 
@@ -121,31 +124,36 @@ def main() -> None:
             f"two different images of the batch: down to {between_images:.4f})"
         )
 
-        start = time.perf_counter()
-        theirs, pre_s, fwd_s = baseline(reference, processor, paths, args.batch_size)
-        baseline_s = time.perf_counter() - start
-
         rows = [FeatureRow(id=f"{i}:{p.name}", image=str(p)) for i, p in enumerate(paths)]
-        start = time.perf_counter()
-        report = run_embed_job(
-            encoder,
-            rows,
-            scratch / "features",
-            modality="image",
-            batch_size=args.batch_size,
-            threads=args.threads,
-            show_progress=False,
-        )
-        ours_s = time.perf_counter() - start
-        ours = FeatureStore.open(scratch / "features").embeddings()
-        assert report.embedded == len(paths), report.failures
+        best: dict[str, float] = {}
+        for round_ in range(args.rounds):  # alternate, keep each side's best: the CPU is shared
+            start = time.perf_counter()
+            theirs, pre_s, fwd_s = baseline(reference, processor, paths, args.batch_size)
+            if time.perf_counter() - start < best.get("baseline", float("inf")):
+                best |= {"baseline": time.perf_counter() - start, "pre": pre_s, "fwd": fwd_s}
 
-        start = time.perf_counter()
-        for _ in iter_batches(paths, config, batch_size=args.batch_size, threads=args.threads):
-            pass
-        pipeline_s = time.perf_counter() - start
+            start = time.perf_counter()
+            report = run_embed_job(
+                encoder,
+                rows,
+                scratch / f"features-{round_}",
+                modality="image",
+                batch_size=args.batch_size,
+                threads=args.threads,
+                show_progress=False,
+            )
+            best["ours"] = min(best.get("ours", float("inf")), time.perf_counter() - start)
+            assert report.embedded == len(paths), report.failures
+
+            start = time.perf_counter()
+            for _ in iter_batches(paths, config, batch_size=args.batch_size, threads=args.threads):
+                pass
+            best["pipeline"] = min(best.get("pipeline", float("inf")), time.perf_counter() - start)
+        ours = FeatureStore.open(scratch / "features-0").embeddings()
 
     n = len(paths)
+    baseline_s, pre_s, fwd_s = best["baseline"], best["pre"], best["fwd"]
+    ours_s, pipeline_s = best["ours"], best["pipeline"]
     end_to_end = (ours * theirs).sum(-1)
     print(
         f"end-to-end embeddings (different resampling): cosine mean {end_to_end.mean():.4f}, "

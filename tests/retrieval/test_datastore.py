@@ -351,3 +351,11 @@ def test_search_texts_embeds_with_the_stores_encoder(tmp_path: Path) -> None:
     assert hits[0].row == 1 and hits[0].score == pytest.approx(1.0)
     with pytest.raises(EncoderMismatchError):
         search_texts(store, HashingTextEncoder(weights_hash="other"), ["a red circle"])
+
+
+def test_inconsistent_store_is_not_saved(tmp_path: Path, features: FeatureStore) -> None:
+    store = Datastore.build(features)
+    store.index.add(clustered(1, seed=8))  # as if an add had been interrupted midway
+    with pytest.raises(ConfigError, match="3001 vectors, 3000 metadata rows"):
+        store.save(tmp_path / "store")
+    assert not (tmp_path / "store" / "CURRENT").exists()

@@ -192,7 +192,9 @@ class Datastore:
 
         The features must come from the same encoder, with the same modality, and carry ids not
         already stored; otherwise nothing changes and :class:`ConfigError` (or
-        :class:`EncoderMismatchError`) says why. IVF lists are not retrained.
+        :class:`EncoderMismatchError`) says why. IVF lists are not retrained. Should adding fail
+        midway (e.g. interrupted), discard this object and load the datastore again: the copy on
+        disk is unchanged, and :meth:`save` refuses to write an inconsistent store.
         """
         check_same_encoder(self.encoder, features.fingerprint, str(features.path))
         if features.modality != self.modality:
@@ -243,6 +245,11 @@ class Datastore:
         not cut short) and removes older versions and leftovers of interrupted saves. Returns the
         new version's directory.
         """
+        if self.index.ntotal != self.metadata.num_rows:
+            raise ConfigError(
+                f"not saving an inconsistent datastore ({self.index.ntotal} vectors, "
+                f"{self.metadata.num_rows} metadata rows); reload it from disk"
+            )
         root = Path(path)
         versions = root / VERSIONS
         versions.mkdir(parents=True, exist_ok=True)

@@ -174,7 +174,7 @@ def recall_at_k(
     approx_sets = _without_self(approximate, query_rows, k)
     exact_sets = _without_self(exact, query_rows, k)
     overlaps = [len(a & e) / len(e) for a, e in zip(approx_sets, exact_sets, strict=True) if len(e)]
-    return float(np.mean(overlaps)) if overlaps else 1.0
+    return round(float(np.mean(overlaps)), 4) if overlaps else 1.0
 
 
 def _candidate_values(index: faiss.Index) -> list[int]:
