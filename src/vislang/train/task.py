@@ -100,7 +100,9 @@ TaskFactory = Callable[[TaskContext], TrainTask]
 # Task names usable in configs, each a factory or the "module:attribute" path of one. The families
 # shipped with vislang are listed here by path, so that naming one imports only that family;
 # register_task adds more at run time.
-_REGISTRY: dict[str, TaskFactory | str] = {}
+_REGISTRY: dict[str, TaskFactory | str] = {
+    "lm-pretrain": "vislang.models.lm_pretrain:LMPretrainTask",
+}
 
 
 def register_task(name: str, factory: TaskFactory | str) -> None:
