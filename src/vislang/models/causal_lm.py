@@ -51,8 +51,8 @@ _HF_CONFIG_DROPPED = ("transformers_version", "_name_or_path", "dtype", "torch_d
 TINY_ARCHITECTURE: dict[str, Any] = {
     "model_type": "llama",
     "vocab_size": 1024,
-    "hidden_size": 256,
-    "intermediate_size": 688,
+    "hidden_size": 128,
+    "intermediate_size": 344,
     "num_hidden_layers": 4,
     "num_attention_heads": 4,
     "num_key_value_heads": 4,
@@ -63,8 +63,9 @@ TINY_ARCHITECTURE: dict[str, Any] = {
     "bos_token_id": 1,
     "eos_token_id": 2,
 }
-"""``causal_lm-tiny``: Llama-style (RoPE, RMSNorm, SwiGLU), 4 layers of width 256, 4 heads of 64,
-tied input and output embeddings, the world's 1,024-token BPE vocabulary, 256 positions."""
+"""``causal_lm-tiny``: Llama-style (RoPE, RMSNorm, SwiGLU), 4 layers of width 128, 4 heads of 32,
+an MLP of 344 (≈ 8/3 × 128), input and output embeddings tied, the world's 1,024-token BPE
+vocabulary, 256 positions: 922,752 parameters."""
 
 PUBLISHED_ARCHITECTURES: dict[str, dict[str, Any]] = {
     "gpt2": {
