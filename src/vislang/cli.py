@@ -26,6 +26,7 @@ app = typer.Typer(
 # A group is a sub-app (``vislang world generate``); a command is one function (``vislang demo``).
 _GROUPS: list[tuple[str, str, str]] = [
     ("data", "app", "data"),
+    ("eval", "app", "eval"),
     ("index", "app", "index"),
     ("score", "app", "score"),
     ("world", "app", "world"),
