@@ -492,7 +492,8 @@ def _load_tokenizer(config: CausalLMConfig, files: str | Path | None) -> PreTrai
     if folder is not None and folder.is_dir():
         return AutoTokenizer.from_pretrained(folder)
     if config.tokenizer == "world" and folder is None:
-        return stage0_tokenizer(int(config.hf_config["vocab_size"]))
+        positions = config.hf_config.get("max_position_embeddings", 1024)
+        return stage0_tokenizer(int(config.hf_config["vocab_size"]), int(positions))
     raise ConfigError(
         f"{config.name}: the model's tokenizer should be in {folder or 'its model directory'}, "
         "which holds none"

@@ -88,11 +88,11 @@ def train_tokenizer(
     return _wrap(tokenizer, model_max_length)
 
 
-def stage0_tokenizer(vocab_size: int) -> PreTrainedTokenizerBase:
+def stage0_tokenizer(vocab_size: int, model_max_length: int = 1024) -> PreTrainedTokenizerBase:
     """The tokenizer the stage-0 recipe trains with its defaults: BPE on the train-split text of
     :data:`~vislang.models.lm_corpus.STAGE0_WORLD` (all languages and text kinds). Trained once
     per process and size; every call returns a new tokenizer object."""
-    return _wrap(Tokenizer.from_str(_stage0_tokenizer_json(vocab_size)), 1024)
+    return _wrap(Tokenizer.from_str(_stage0_tokenizer_json(vocab_size)), model_max_length)
 
 
 @lru_cache(maxsize=4)
