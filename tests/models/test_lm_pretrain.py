@@ -96,11 +96,19 @@ def test_train_text_of_a_compositional_world_never_names_a_held_out_compound() -
 
 
 def test_a_world_folder_gives_the_texts_of_the_same_world_in_memory(tmp_path: Path) -> None:
-    config = WorldConfig(scenes=12, seed=3, image_size=16)
+    config = WorldConfig(scenes=30, seed=3, image_size=16)
     write_world(config, tmp_path / "world")
     from_folder = texts_from_folder(tmp_path / "world", ("train", "val", "test"))
     in_memory = texts_from_world(config, ("train", "val", "test"), show_progress=False)
-    assert Counter(from_folder) == Counter(in_memory) and len(in_memory) > 300
+    assert Counter(from_folder) == Counter(in_memory) and len(in_memory) > 1000
+    # a task reads the folder named relative to its config file
+    tables = {
+        "task": {"name": "lm-pretrain", **SMALL_TASK, "world": "world"},
+        "train": {"steps": 1, "batch_size": 4},
+    }
+    task = build_task(run_config_from_mapping(tables, source=tmp_path / "run.toml"))
+    train_texts = [t for t in from_folder if t.split == "train"]
+    assert len(task.train_offsets) - 1 == len(train_texts)
     only_de = texts_from_folder(tmp_path / "world", ("train",), ("captions",), ("de",))
     assert only_de and {(t.language, t.kind, t.split) for t in only_de} == {
         ("de", "captions", "train")
