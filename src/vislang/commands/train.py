@@ -8,13 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from vislang import console
+from vislang.errors import ConfigError
 
 
 def train_command(
     config: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="TOML file with a \\[task] table (name and its options) and a \\[train] table."
+            help="TOML file with a \\[task] table (name and its options) and a \\[train] table, "
+            "or the name of a shipped recipe (`python -m vislang.recipes` lists them)."
         ),
     ],
     out: Annotated[
@@ -35,15 +37,31 @@ def train_command(
     from vislang.train.distributed import env_rank
     from vislang.train.loop import train
 
-    out_dir = out if out is not None else Path("runs") / config.stem
+    config_path = _config_path(config)
+    out_dir = out if out is not None else Path("runs") / config_path.stem
     try:
-        summary = train(config, out_dir, resume=resume)
+        summary = train(config_path, out_dir, resume=resume)
     except KeyboardInterrupt:
         if env_rank() == 0:
             typer.echo(f"interrupted: continue with --resume --out {out_dir}", err=True)
         raise typer.Exit(130) from None
     if env_rank() == 0:
         console.emit(summary, as_json, render=lambda: _render(summary))
+
+
+def _config_path(config: str) -> Path:
+    """A config file, or the shipped recipe of that name when no such file exists."""
+    from vislang.recipes import recipe_names, recipe_path
+
+    path = Path(config)
+    if path.exists():
+        return path
+    if config in recipe_names():
+        return recipe_path(config)
+    raise ConfigError(
+        f"{config}: no such config file, and no shipped recipe of that name "
+        f"(recipes: {', '.join(recipe_names())})"
+    )
 
 
 def _render(summary: dict[str, Any]) -> None:

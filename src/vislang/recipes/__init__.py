@@ -2,7 +2,7 @@
 
 Each recipe is a file ``<name>.toml`` in this package, installed with it. Use one by path::
 
-    vislang train "$(python -m vislang.recipes lm-stage0)" --out runs/lm-stage0
+    vislang train lm-stage0 --out runs/lm-stage0
 
 or copy it and edit. From Python, ``vislang.train.train(recipe_path("lm-stage0"), out_dir)``.
 """
