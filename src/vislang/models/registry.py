@@ -41,7 +41,12 @@ MODEL_FILE = "vislang_model.json"
 WEIGHTS_FILE = "model.safetensors"
 HF_CONFIG_FILE = "config.json"
 
-_FAMILY_MODULES: tuple[str, ...] = ("vislang.models.dual_encoder", "vislang.models.causal_lm")
+_FAMILY_MODULES: tuple[str, ...] = (
+    "vislang.models.dual_encoder",
+    "vislang.models.causal_lm",
+    "vislang.models.prefix_vlm",
+    "vislang.models.flamingo",
+)
 """Modules that define families; imported on first use so that their decorators run."""
 
 _FAMILIES: dict[str, type] = {}
