@@ -102,6 +102,9 @@ TaskFactory = Callable[[TaskContext], TrainTask]
 # register_task adds more at run time.
 _REGISTRY: dict[str, TaskFactory | str] = {
     "lm-pretrain": "vislang.models.lm_pretrain:LMPretrainTask",
+    "dual-encoder": "vislang.models.dual_encoder_task:DualEncoderTask",
+    "smallcap": "vislang.models.caption_task:CaptionTask",
+    "vlm": "vislang.models.vlm_task:VLMTask",
 }
 
 
