@@ -35,6 +35,7 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("train", "train_command", "train"),
     ("embed", "embed_command", "embed"),
     ("demo", "demo_command", "demo"),
+    ("caption", "caption_command", "caption"),
 ]
 
 

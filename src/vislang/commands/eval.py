@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from vislang import console
+from vislang.commands.eval_captioning import captioning_command
 from vislang.errors import ConfigError
 
 app = typer.Typer(
@@ -152,6 +153,9 @@ def zeroshot(
         _print_left_out(result)
 
     console.emit(result, as_json, render)
+
+
+app.command("captioning")(captioning_command)
 
 
 def _data_and_model(

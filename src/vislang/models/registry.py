@@ -46,6 +46,7 @@ _FAMILY_MODULES: tuple[str, ...] = (
     "vislang.models.causal_lm",
     "vislang.models.prefix_vlm",
     "vislang.models.flamingo",
+    "vislang.models.smallcap",
 )
 """Modules that define families; imported on first use so that their decorators run."""
 
