@@ -13,11 +13,12 @@ import typer
 
 from vislang import console
 from vislang.commands.eval_captioning import captioning_command
+from vislang.commands.eval_vqa import vqa_command
 from vislang.errors import ConfigError
 
 app = typer.Typer(
     name="eval",
-    help="Evaluate models on a dataset: retrieval recall, zero-shot classification.",
+    help="Evaluate models on a dataset: retrieval recall, zero-shot classification, VQA.",
     no_args_is_help=True,
 )
 
@@ -79,6 +80,10 @@ def retrieval(
             rows.append({"language": "mean", **_recall_row(report.mean())})
         title = f"retrieval on {data}" + (f" ({split})" if split else "")
         console.stdout.print(console.rows_table(rows, title=title))
+        bounds = [{"language": code, **_recall_row(b)} for code, b in report.bounds.items()]
+        console.stdout.print(
+            console.rows_table(bounds, title="the best any model can expect (identical captions)")
+        )
         _print_left_out(result)
 
     console.emit(result, as_json, render)
@@ -155,6 +160,7 @@ def zeroshot(
     console.emit(result, as_json, render)
 
 
+app.command("vqa")(vqa_command)
 app.command("captioning")(captioning_command)
 
 
