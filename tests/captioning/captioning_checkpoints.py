@@ -112,12 +112,13 @@ def tiny_tokenizer(architecture: str) -> object:
     return LlamaTokenizer(vocab=vocab, merges=merges, add_bos_token=True)
 
 
-def save_tiny_checkpoint(architecture: str, directory: Path) -> Path:
-    """Save a tiny random checkpoint with its tokenizer, as a Hugging Face model folder."""
+def save_tiny_checkpoint(architecture: str, directory: Path, **overrides: object) -> Path:
+    """Save a tiny random checkpoint with its tokenizer, as a Hugging Face model folder;
+    ``overrides`` change fields of :func:`tiny_config`."""
     tokenizer = tiny_tokenizer(architecture)
-    extra = {}
+    extra: dict[str, object] = dict(overrides)
     if architecture == "gpt2":
-        extra = {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id}
+        extra |= {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id}
     model = tiny_model(architecture, vocab_size=len(tokenizer), **extra)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
