@@ -36,6 +36,7 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("embed", "embed_command", "embed"),
     ("demo", "demo_command", "demo"),
     ("caption", "caption_command", "caption"),
+    ("ask", "ask_command", "ask"),
 ]
 
 
