@@ -28,6 +28,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("data", "app", "data"),
     ("eval", "app", "eval"),
     ("index", "app", "index"),
+    ("probe", "app", "probe"),
     ("score", "app", "score"),
     ("world", "app", "world"),
 ]
