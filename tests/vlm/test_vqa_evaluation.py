@@ -100,7 +100,7 @@ def test_grouped_answers_equal_asking_one_image_at_a_time(world_and_model) -> No
         VQAExample
     )[:21]
     report = evaluate_vqa(model, records, batch_size=8)
-    alone = [model.answer([r.image], [r.question], max_new_tokens=8)[0] for r in records[:6]]
+    alone = [model.answer([r.image], [r.question])[0] for r in records[:6]]
     assert [row["prediction"] for row in report.predictions[:6]] == alone
     assert report.questions == 21 and not report.failed_images
 

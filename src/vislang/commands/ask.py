@@ -23,14 +23,15 @@ def ask_command(
         ),
     ],
     max_new_tokens: Annotated[
-        int, typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens.")
-    ] = 16,
+        int | None,
+        typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens [default: 16]."),
+    ] = None,
     beams: Annotated[int, typer.Option("--beams", min=1, help="Beam width (1: greedy).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Ask a vision-language model a question about an image and print its answer."""
     from vislang.models.registry import load_model
-    from vislang.models.vision_language import VisionLanguageModel
+    from vislang.models.vision_language import ANSWER_MAX_NEW_TOKENS, VisionLanguageModel
 
     vlm = load_model(model)
     if not isinstance(vlm, VisionLanguageModel):
@@ -38,7 +39,8 @@ def ask_command(
             f"{model}: a {type(vlm).__name__}, not a vision-language model (prefix_vlm, "
             "flamingo, LLaVA)"
         )
-    answer = vlm.answer([image], [question], max_new_tokens=max_new_tokens, num_beams=beams)[0]
+    longest = max_new_tokens or ANSWER_MAX_NEW_TOKENS
+    answer = vlm.answer([image], [question], max_new_tokens=longest, num_beams=beams)[0]
     result = {
         "image": str(image),
         "question": question,

@@ -43,8 +43,9 @@ def vqa_command(
         typer.Option("--predictions", help="Also write every answer to this JSON-lines file."),
     ] = None,
     max_new_tokens: Annotated[
-        int, typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens.")
-    ] = 8,
+        int | None,
+        typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens [default: 16]."),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Questions per generation batch.")
     ] = 64,
@@ -60,7 +61,7 @@ def vqa_command(
     from vislang.fileio import atomic_write_jsonl
     from vislang.models.causal_lm import CausalLM
     from vislang.models.registry import load_model
-    from vislang.models.vision_language import VisionLanguageModel
+    from vislang.models.vision_language import ANSWER_MAX_NEW_TOKENS, VisionLanguageModel
 
     chosen = [part.strip() for value in languages or [] for part in value.split(",")]
     dataset = read_dataset(
@@ -75,20 +76,21 @@ def vqa_command(
     if not records:
         raise ConfigError(f"{data}: no VQA records" + (f" in split {split!r}" if split else ""))
     answerer = load_model(model)
+    longest = max_new_tokens or ANSWER_MAX_NEW_TOKENS
     if isinstance(answerer, VisionLanguageModel):
         kind = "vision-language model"
         report = evaluate_vqa(
             answerer,
             records,
             batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=longest,
             threads=threads,
             show_progress=not as_json,
         )
     elif isinstance(answerer, CausalLM):
         kind = "language prior (no image)"
         answers = language_prior_answers(
-            answerer, records, batch_size=batch_size, max_new_tokens=max_new_tokens
+            answerer, records, batch_size=batch_size, max_new_tokens=longest
         )
         report = score_vqa(records, answers)
     else:

@@ -27,7 +27,7 @@ from vislang.console import progress
 from vislang.data.images import ImageSource
 from vislang.data.schema import VQAExample
 from vislang.metrics.vqa import vqa_accuracy
-from vislang.models.vision_language import VisionLanguageModel
+from vislang.models.vision_language import ANSWER_MAX_NEW_TOKENS, VisionLanguageModel
 from vislang.models.vision_tower import tower_features
 
 UNTYPED = "all"
@@ -115,7 +115,7 @@ def answer_questions(
     *,
     image_of: Mapping[str, ImageSource] | None = None,
     batch_size: int = 64,
-    max_new_tokens: int = 8,
+    max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
     threads: int = 2,
     show_progress: bool = False,
 ) -> tuple[list[str | None], list[tuple[str, str]]]:
@@ -163,7 +163,7 @@ def evaluate_vqa(
     *,
     image_of: Mapping[str, ImageSource] | None = None,
     batch_size: int = 64,
-    max_new_tokens: int = 8,
+    max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
     threads: int = 2,
     show_progress: bool = False,
 ) -> VQAReport:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from vislang.data.schema import VQAExample
 from vislang.models.causal_lm import CausalLM
+from vislang.models.vision_language import ANSWER_MAX_NEW_TOKENS
 
 
 def language_prior_answers(
@@ -26,7 +27,7 @@ def language_prior_answers(
     *,
     template: str = "{question}",
     batch_size: int = 64,
-    max_new_tokens: int = 8,
+    max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
 ) -> list[str]:
     """The language model's greedy answer to each question, with no image: the continuation of
     ``template`` filled with the question."""

@@ -46,6 +46,10 @@ QUESTION_TEMPLATE = IMAGE_TOKEN + "{question}"
 CAPTION_TEMPLATE = IMAGE_TOKEN + "{language}:"
 """Default caption prompt: the image, then the language code and a colon (``<image>de:``)."""
 
+ANSWER_MAX_NEW_TOKENS = 16
+"""Default longest answer, in tokens, wherever a model answers questions (``answer``, ``vislang
+ask``, VQA evaluation and its no-image baseline)."""
+
 
 class VLMOutput(NamedTuple):
     """Logits over the sequence the language model read and the labels aligned with them
@@ -242,7 +246,7 @@ class VisionLanguageModel(nn.Module, abc.ABC):
         images: Sequence[ImageSource],
         questions: Sequence[str],
         *,
-        max_new_tokens: int = 8,
+        max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
         num_beams: int = 1,
     ) -> list[str]:
         """Answer ``questions[i]`` about ``images[i]`` (files, bytes or PIL images)."""
