@@ -248,6 +248,12 @@ def test_examples_whose_scene_is_missing_are_skipped_and_reported(vlm, world, tm
     summary = report.to_dict()
     assert [row["layer"] for row in summary["attention"]["per_layer"]] == list(range(LAYERS))
     assert len(summary["per_example"]) == 5
+    types = [e.question_type for e in report.examples if e.kind == "vqa"]
+    assert types, "the sample should hold questions"
+    by_type = summary["ablation"]["by_question_type"]
+    assert {name: entry["examples"] for name, entry in by_type.items()} == {
+        name: types.count(name) for name in set(types)
+    }
 
 
 runner = CliRunner()

@@ -107,6 +107,25 @@ def _render(result: dict[str, Any]) -> None:
     console.stdout.print(
         console.rows_table(ablation, title="Mean log-likelihood of the reference text (nats)")
     )
+    by_type = [
+        {
+            "question type": name,
+            "examples": entry["examples"],
+            **{
+                label: f"{entry['mean'][condition]['total']:.3f}"
+                for condition, label in (
+                    ("intact", "intact"),
+                    ("masked", "masked"),
+                    ("no_image", "no image"),
+                )
+            },
+        }
+        for name, entry in result["ablation"]["by_question_type"].items()
+    ]
+    if by_type:
+        console.stdout.print(
+            console.rows_table(by_type, title="Answers' mean log-likelihood by question type")
+        )
     wins = result["ablation"]["wins"]
     console.stdout.print(
         f"intact image likelier than masked objects for {100 * wins['intact_over_masked']:.1f}% "

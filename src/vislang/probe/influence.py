@@ -92,10 +92,12 @@ class InfluenceReport:
         """``[layer][head]``: the mean image mass over all examples."""
         return self.attention.image.mean(axis=0).tolist()
 
-    def ablation_means(self, kind: str | None = None) -> dict[str, dict[str, float]]:
+    def ablation_means(
+        self, kind: str | None = None, question_type: str | None = None
+    ) -> dict[str, dict[str, float]]:
         """Per condition: the mean summed log-likelihood (``total``) and the mean per-token
-        log-likelihood (``per_token``) over the examples (of ``kind``)."""
-        chosen = self._indices(kind)
+        log-likelihood (``per_token``) over the examples (of ``kind``, of ``question_type``)."""
+        chosen = self._indices(kind, question_type)
         means = {}
         for name in CONDITIONS:
             scores = [self.ablation[i].condition(name) for i in chosen]
@@ -105,11 +107,13 @@ class InfluenceReport:
             }
         return means
 
-    def ablation_wins(self, kind: str | None = None) -> dict[str, float]:
-        """Share of examples whose text is likelier with the intact image than with the
-        objects masked (``intact_over_masked``) and than with no image
-        (``intact_over_no_image``)."""
-        chosen = self._indices(kind)
+    def ablation_wins(
+        self, kind: str | None = None, question_type: str | None = None
+    ) -> dict[str, float]:
+        """Share of examples (of ``kind``, of ``question_type``) whose text is likelier with the
+        intact image than with the objects masked (``intact_over_masked``) and than with no
+        image (``intact_over_no_image``)."""
+        chosen = self._indices(kind, question_type)
         rows = [self.ablation[i] for i in chosen]
         return {
             "intact_over_masked": float(np.mean([r.intact.total > r.masked.total for r in rows])),
@@ -121,6 +125,10 @@ class InfluenceReport:
     def kinds(self) -> list[str]:
         """The kinds of example measured, in first-seen order."""
         return list(dict.fromkeys(example.kind for example in self.examples))
+
+    def question_types(self) -> list[str]:
+        """The question types of the VQA examples measured, sorted."""
+        return sorted({e.question_type for e in self.examples if e.question_type is not None})
 
     def to_dict(self, per_example: bool = True) -> dict[str, Any]:
         """The summary (overall and per kind) and, with ``per_example``, every example's
@@ -140,6 +148,14 @@ class InfluenceReport:
                     kind: {"mean": self.ablation_means(kind), "wins": self.ablation_wins(kind)}
                     for kind in self.kinds()
                 },
+                "by_question_type": {
+                    name: {
+                        "examples": len(self._indices(question_type=name)),
+                        "mean": self.ablation_means(question_type=name),
+                        "wins": self.ablation_wins(question_type=name),
+                    }
+                    for name in self.question_types()
+                },
             },
             "skipped": [{"image": image, "reason": reason} for image, reason in self.skipped],
         }
@@ -158,10 +174,15 @@ class InfluenceReport:
             ]
         return result
 
-    def _indices(self, kind: str | None) -> list[int]:
-        chosen = [i for i, e in enumerate(self.examples) if kind is None or e.kind == kind]
+    def _indices(self, kind: str | None = None, question_type: str | None = None) -> list[int]:
+        chosen = [
+            i
+            for i, e in enumerate(self.examples)
+            if (kind is None or e.kind == kind)
+            and (question_type is None or e.question_type == question_type)
+        ]
         if not chosen:
-            raise ValueError(f"no example of kind {kind!r}")
+            raise ValueError(f"no example of kind {kind!r} and question type {question_type!r}")
         return chosen
 
 
