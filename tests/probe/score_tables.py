@@ -27,7 +27,7 @@ class TableScorer(Scorer):
         self.needs_images = needs_images
         self.calls: list[int] = []
 
-    def score_pairs(self, images, texts, languages=None) -> PairScores:
+    def score_pairs(self, images, texts, languages=None, *, show_progress=False) -> PairScores:
         self.calls.append(len(texts))
         scores, failures = [], []
         for image, text in zip(images, texts, strict=True):

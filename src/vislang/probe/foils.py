@@ -127,9 +127,11 @@ def probe_foils(
     examples: Sequence[FoilExample],
     *,
     valid_only: bool = True,
+    show_progress: bool = False,
 ) -> FoilProbe:
     """Score every item's caption and foil against its image with ``scorer`` and report the
-    VALSE scores (see the module docstring for what is left out)."""
+    VALSE scores (see the module docstring for what is left out); a progress bar on stderr
+    with ``show_progress``."""
     left_out: Counter[str] = Counter()
     kept: list[FoilExample] = []
     for example in examples:
@@ -145,7 +147,7 @@ def probe_foils(
     images = [example.image for example in kept for _ in range(2)]
     texts = [text for example in kept for text in (example.caption, example.foil)]
     languages = [example.language for example in kept for _ in range(2)]
-    scored = scorer.score_pairs(images, texts, languages)
+    scored = scorer.score_pairs(images, texts, languages, show_progress=show_progress)
     pairs = scored.scores.reshape(-1, 2)
     good = np.isfinite(pairs).all(axis=1)
     if not good.all():

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vislang import console
 from vislang.data.batch import load_batch
 from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError, VislangError
@@ -82,8 +83,11 @@ class Scorer(abc.ABC):
         images: Sequence[ImagePath | None],
         texts: Sequence[str],
         languages: Sequence[str] | None = None,
+        *,
+        show_progress: bool = False,
     ) -> PairScores:
-        """Score ``texts[i]`` against ``images[i]`` (in ``languages[i]``, default English).
+        """Score ``texts[i]`` against ``images[i]`` (in ``languages[i]``, default English), with
+        a progress bar on stderr when ``show_progress``.
 
         Scorers without images ignore ``images`` (entries may be ``None``).
         """
@@ -97,28 +101,41 @@ class Scorer(abc.ABC):
             raise ValueError(f"{len(codes)} languages for {count} texts")
         scores = np.full(count, np.nan)
         failures: list[tuple[str, str]] = []
-        for start in range(0, count, self.batch_size):
-            window = range(start, min(start + self.batch_size, count))
-            batch_texts = [texts[i] for i in window]
-            batch_codes = [codes[i] for i in window]
-            if not self.needs_images:
-                scores[start : window.stop] = self._score_texts(batch_texts, batch_codes)
-                continue
-            batch_images = [images[i] for i in window]
-            if any(image is None for image in batch_images):
-                raise ConfigError(f"{self.family} {self.score_type} scores need an image per text")
-            pixels, image_index, kept, failed = self._decode([str(i) for i in batch_images])
-            failures += failed
-            if not kept:
-                continue
-            scored = self._score_images(
+        with console.progress(transient=True, disable=not show_progress) as bar:
+            task = bar.add_task(f"{self.family} {self.score_type}", total=count)
+            for start in range(0, count, self.batch_size):
+                failures += self._score_window(start, texts, images, codes, scores)
+                bar.update(task, completed=min(start + self.batch_size, count))
+        return PairScores(scores, failures)
+
+    def _score_window(
+        self,
+        start: int,
+        texts: Sequence[str],
+        images: Sequence[ImagePath | None],
+        codes: list[str],
+        scores: np.ndarray,
+    ) -> list[tuple[str, str]]:
+        """Score one batch of pairs from ``start`` into ``scores``; returns the failed images."""
+        count = len(texts)
+        window = range(start, min(start + self.batch_size, count))
+        batch_texts = [texts[i] for i in window]
+        batch_codes = [codes[i] for i in window]
+        if not self.needs_images:
+            scores[start : window.stop] = self._score_texts(batch_texts, batch_codes)
+            return []
+        batch_images = [images[i] for i in window]
+        if any(image is None for image in batch_images):
+            raise ConfigError(f"{self.family} {self.score_type} scores need an image per text")
+        pixels, image_index, kept, failed = self._decode([str(i) for i in batch_images])
+        if kept:
+            scores[[start + k for k in kept]] = self._score_images(
                 pixels,
                 image_index,
                 [batch_texts[k] for k in kept],
                 [batch_codes[k] for k in kept],
             )
-            scores[[start + k for k in kept]] = scored
-        return PairScores(scores, failures)
+        return failed
 
     def _decode(
         self, sources: list[str]
@@ -316,9 +333,20 @@ def offered_scores(model: Any) -> tuple[str, ...]:
     return ()
 
 
+def default_score(model: Any) -> str:
+    """The score a probe uses for ``model`` unless told otherwise: the first it offers
+    (similarity for dual encoders, log-likelihood given the image for captioners and VLMs,
+    text-only log-likelihood for language models)."""
+    offered = offered_scores(model)
+    if not offered:
+        family = getattr(model, "family", type(model).__name__)
+        raise VislangError(f"a {family} model offers no probe score ({', '.join(SCORE_TYPES)})")
+    return offered[0]
+
+
 def scorer_for(
     model: Any,
-    score_type: str,
+    score_type: str | None = None,
     *,
     retriever: Any = None,
     length_normalised: bool = True,
@@ -328,17 +356,19 @@ def scorer_for(
     """A :class:`Scorer` of ``score_type`` for ``model``: a loaded vislang model, or anything
     :func:`vislang.models.registry.load_model` takes (a model folder, a preset name).
 
-    A SmallCap folder with a ``datastore/`` brings its retriever; ``retriever`` overrides it.
+    ``score_type`` ``None`` is the model's :func:`default_score`. A SmallCap folder with a
+    ``datastore/`` brings its retriever; ``retriever`` overrides it.
     Raises :class:`VislangError` naming the model's family and the score types it offers when it
     cannot give ``score_type``.
     """
-    if score_type not in SCORE_TYPES:
+    if score_type is not None and score_type not in SCORE_TYPES:
         raise ConfigError(f"unknown score type {score_type!r} (types: {', '.join(SCORE_TYPES)})")
     reference = model
     if isinstance(model, (str, Path)):
         from vislang.models.registry import load_model
 
         model = load_model(model)
+    score_type = score_type or default_score(model)
     offered = offered_scores(model)
     family = getattr(model, "family", type(model).__name__)
     if score_type not in offered:
@@ -396,6 +426,7 @@ __all__ = [
     "SCORE_TYPES",
     "PairScores",
     "Scorer",
+    "default_score",
     "offered_scores",
     "scorer_for",
 ]

@@ -70,9 +70,11 @@ def winoground_table_scores(
     )
 
 
-def probe_winoground(scorer: Scorer, examples: Sequence[WinogroundExample]) -> WinogroundProbe:
+def probe_winoground(
+    scorer: Scorer, examples: Sequence[WinogroundExample], *, show_progress: bool = False
+) -> WinogroundProbe:
     """Score the four (caption, image) pairs of every example with ``scorer`` and report the
-    Winoground scores."""
+    Winoground scores (a progress bar on stderr with ``show_progress``)."""
     left_out: Counter[str] = Counter()
     kept: list[WinogroundExample] = []
     for example in examples:
@@ -92,7 +94,7 @@ def probe_winoground(scorer: Scorer, examples: Sequence[WinogroundExample]) -> W
                 images.append(image)
                 texts.append(caption)
                 languages.append(example.language)
-    scored = scorer.score_pairs(images, texts, languages)
+    scored = scorer.score_pairs(images, texts, languages, show_progress=show_progress)
     table = scored.scores.reshape(-1, 2, 2)
     good = np.isfinite(table).all(axis=(1, 2))
     if not good.all():

@@ -1,0 +1,72 @@
+"""The probe report from hand-built results: the numbers in its tables, its pictures, and the
+radar chart only when there are three categories to draw."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vislang.errors import ConfigError
+from vislang.probe.foils import foil_table_scores
+from vislang.probe.plots import category_radar
+from vislang.probe.report import ModelProbes, model_label, run_probes, write_report
+from vislang.probe.winoground import winoground_table_scores
+
+PHENOMENA = ["counting", "counting", "existence", "spatial_relation"]
+
+
+def _results() -> list[ModelProbes]:
+    encoder = ModelProbes(
+        "clip",
+        {"family": "clip", "score": "similarity"},
+        foils=foil_table_scores(PHENOMENA, [1, 0, 1, 1], [0, 1, 0, 0]),
+        winoground=winoground_table_scores(
+            np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.6], [0.1, 0.7]]]), ["Object", "Relation"]
+        ),
+    )
+    baseline = ModelProbes(
+        "lm",
+        {"family": "causal_lm", "score": "text_loglik", "length_normalised": True},
+        foils=foil_table_scores(PHENOMENA, [-1, -1, -3, -2], [-2, -2, -1, -2]),
+    )
+    return [encoder, baseline]
+
+
+def test_report_tables_hold_the_numbers(tmp_path) -> None:
+    report = write_report(_results(), tmp_path, data="world:w")
+    text = report.read_text(encoding="utf-8")
+    assert "| counting | 2 | 50.0 | 100.0 |" in text
+    assert "| existence | 1 | 100.0 | 0.0 |" in text
+    assert "| spatial_relation | 1 | 100.0 | 0.0 |" in text  # the tie fails
+    assert "| **all** | 4 | 75.0 | 50.0 |" in text
+    assert "| attribute | 2 | 50.0 | 100.0 |" in text
+    assert "| lm | causal_lm | text_loglik (per token) |" in text
+    assert "| clip | all | 100.0 | 50.0 | 50.0 | 2 |" in text
+    assert "| clip | Relation | 100.0 | 0.0 | 0.0 | 1 |" in text
+    for picture in ("foils_by_phenomenon.png", "foils_by_category.png", "winoground.png"):
+        with Image.open(tmp_path / picture) as image:
+            assert image.format == "PNG" and image.width > 300
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert saved["models"][1]["winoground"] is None
+    assert saved["models"][0]["foils"]["phenomena"]["counting"]["acc_r"] == 0.5
+
+
+def test_no_radar_with_fewer_than_three_categories(tmp_path) -> None:
+    only_objects = ModelProbes(
+        "clip", {"score": "similarity"}, foils=foil_table_scores(["existence"], [1], [0])
+    )
+    write_report([only_objects], tmp_path, data="x")
+    assert not (tmp_path / "foils_by_category.png").exists()
+    assert "acc_r by category](" not in (tmp_path / "report.md").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="at least 3 categories"):
+        category_radar({"m": {"object": 1.0}}, ["object"], 0.5, tmp_path / "r.png")
+
+
+def test_labels_and_refusals() -> None:
+    assert model_label("runs/clip-tiny-world/model") == "clip-tiny-world"
+    assert model_label("clip-tiny") == "clip-tiny"
+    with pytest.raises(ConfigError, match="nothing to probe"):
+        run_probes([], [], [])
