@@ -209,3 +209,21 @@ def test_a_datastore_answers_only_its_own_encoder(store, tmp_path) -> None:
     store.save(tmp_path / "store")
     reloaded = Datastore.load(tmp_path / "store", verify=True)
     assert reloaded.count == store.count and reloaded.model == "clip-tiny"
+
+
+def test_language_views_give_the_filtered_search_of_the_whole_datastore(store, encoder) -> None:
+    config = RetrievalConfig(search_k=4, keep=4, max_caption_tokens=None, drop_duplicates=False)
+    retriever = CaptionRetriever(store, encoder, config)
+    queries = _queries(encoder, 3)
+    for language in ("en", "de"):
+        found = retriever.retrieve(queries, [language] * 3, ["img2", None, "img0"])
+        whole = store.search(
+            queries,
+            4,
+            fingerprint=encoder.fingerprint(),
+            exclude_image_ids=["img2", None, "img0"],
+            language=language,
+        )
+        for result, hits in zip(found, whole, strict=True):
+            assert result.rows == tuple(hit.row for hit in hits)
+            assert result.scores == pytest.approx([hit.score for hit in hits], abs=1e-6)

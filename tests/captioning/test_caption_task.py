@@ -5,6 +5,7 @@ it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,14 +15,15 @@ from typer.testing import CliRunner
 
 from vislang.cli import app
 from vislang.data.world import WorldConfig, write_world
-from vislang.models.caption_task import CaptionTask
+from vislang.models.caption_task import CaptionTask, CaptionTaskOptions
 from vislang.models.causal_lm import CausalLM, CausalLMConfig
 from vislang.models.lm_tokenizer import train_tokenizer
 from vislang.models.registry import load_model, save_model
 from vislang.models.smallcap import SmallCap
+from vislang.recipes import recipe_path
 from vislang.retrieval.datastore import Datastore
 from vislang.train import TrainingError, register_task, train, unwrap
-from vislang.train.config import load_run_config
+from vislang.train.config import load_run_config, parse_dataclass
 from vislang.train.task import build_task
 
 LANGUAGES = ("en", "de", "zh")
@@ -155,3 +157,25 @@ def test_without_retrieval_prompts_hold_no_captions_and_shards_form_the_batch(fo
     assert torch.equal(torch.cat([h["features"] for h in halves]), whole["features"])
     assert halves[0]["token_share"] * 2 == whole["token_share"]
     assert whole["token_share"] == int((whole["labels"] != -100).sum())  # captions and ends
+
+
+def test_the_world_recipes_differ_only_in_retrieval_and_training_languages() -> None:
+    def options(name: str) -> CaptionTaskOptions:
+        config = load_run_config(recipe_path(name))
+        assert config.task == "smallcap"
+        return parse_dataclass(CaptionTaskOptions, config.task_options, where=name, prefix="task")
+
+    with_retrieval = options("smallcap-world")
+    assert with_retrieval.keep == 4 and with_retrieval.retrieval_language == "target"
+    assert with_retrieval.lm == "runs/lm-stage0-documents/model"
+    assert with_retrieval.prompt_set == "world-paragraph" and not with_retrieval.languages
+    rows = {
+        "smallcap-world-noretrieval": {"keep": 0},
+        "smallcap-world-english": {"languages": ("en",)},
+    }
+    for name, differences in rows.items():
+        assert options(name) == dataclasses.replace(with_retrieval, **differences)
+    train = {name: load_run_config(recipe_path(name)).train for name in ["smallcap-world", *rows]}
+    assert len(set(map(repr, train.values()))) == 1
+    quick = options("smallcap-world-quick")
+    assert quick.prompt_set == with_retrieval.prompt_set and quick.keep == 4

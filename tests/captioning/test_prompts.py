@@ -88,9 +88,40 @@ def test_extended_sets_inherit_fields_and_language_tables() -> None:
     assert few_shot.few_shot_prompt([block], ()) == block + "\n这张图片："
 
 
+@pytest.mark.parametrize(
+    ("language", "without"),
+    [("en", "This image:"), ("de", "Dieses Bild:"), ("zh", "这张图片："), ("sw", "Picha hii:")],
+)
+def test_paragraph_prompts_are_the_retrieved_captions_the_caption_continues(
+    language: str, without: str
+) -> None:
+    template = load_template("world-paragraph", language)
+    prompt = template.prompt(CAPTIONS)
+    assert prompt == "There is a red circle. There are two objects."
+    assert prompt + template.caption_text("A circle.", prompt=prompt) == (
+        "There is a red circle. There are two objects. A circle."
+    )  # as the document-trained LM read an image's captions, Chinese included
+    assert template.prompt(()) == without  # without retrieval the language is still named
+
+
+def test_a_caption_after_an_empty_prompt_starts_the_text() -> None:
+    template = load_template("world", "en")
+    assert template.caption_text("A circle.", prompt="") == "A circle."
+    assert template.caption_text("A circle.", prompt="This image:") == " A circle."
+
+
+def test_paragraph_demonstrations_are_one_paragraph_per_line() -> None:
+    template = load_template("world-paragraph-lmcap", "de")
+    block = template.demonstration_block(["Ein Kreis."], "Zwei Kreise.")
+    assert block == "Ein Kreis. Zwei Kreise."
+    assert (
+        template.few_shot_prompt([block], ["Ein Stern."]) == "Ein Kreis. Zwei Kreise.\nEin Stern."
+    )
+
+
 def test_every_set_renders_in_every_named_language() -> None:
     sets = template_sets()
-    assert {"smallcap", "paella", "lmcap", "world", "world-lmcap"} <= set(sets)
+    assert {"smallcap", "paella", "lmcap", "world", "world-lmcap", "world-paragraph"} <= set(sets)
     for name in sets:
         for language in WORLD_LANGUAGES:
             template = load_template(name, language)

@@ -239,7 +239,7 @@ class CaptionTask(TrainTask):
         chosen = [self.examples[int(self._permutation(p // count)[p % count])] for p in positions]
         shard = self.batch_size // world_size
         mine = chosen[rank * shard : (rank + 1) * shard]
-        global_tokens = sum(self._caption_tokens(e.caption, e.language) + 1 for e in chosen)
+        global_tokens = sum(self._caption_tokens(e) + 1 for e in chosen)
         model_tokens = self._tokens(mine)
         return {
             "features": self.train_encoded.features[[e.image for e in mine]],
@@ -356,10 +356,11 @@ class CaptionTask(TrainTask):
         examples, too_long = [], 0
         for (i, language), prompt in zip(pairs, prompts, strict=True):
             for caption in self.train_images[i].captions[language]:
-                if self._caption_tokens(caption, language) > self.options.max_caption_tokens:
+                example = _Example(i, language, caption, prompt)
+                if self._caption_tokens(example) > self.options.max_caption_tokens:
                     too_long += 1
                 else:
-                    examples.append(_Example(i, language, caption, prompt))
+                    examples.append(example)
         return examples, too_long
 
     def _prompts(self, pairs: Sequence[tuple[int, str]]) -> list[str]:
@@ -382,13 +383,17 @@ class CaptionTask(TrainTask):
         """Start + prompt + caption + end, labels on the caption and end only (as
         :meth:`SmallCap.training_tokens`)."""
         texts = [
-            self.templates[e.language].caption_text(e.caption, self.word_marks) for e in examples
+            self.templates[e.language].caption_text(e.caption, self.word_marks, e.prompt)
+            for e in examples
         ]
         return self.lm.tokenize(texts, [e.prompt for e in examples], add_eos=True)
 
-    def _caption_tokens(self, caption: str, language: str) -> int:
-        """Tokens of the caption as it follows the prompt (the labelled tokens but the end)."""
-        return self.count_tokens(self.templates[language].caption_text(caption, self.word_marks))
+    def _caption_tokens(self, example: _Example) -> int:
+        """Tokens of the caption as it follows its prompt (the labelled tokens but the end)."""
+        template = self.templates[example.language]
+        return self.count_tokens(
+            template.caption_text(example.caption, self.word_marks, example.prompt)
+        )
 
     @lru_cache(maxsize=2)  # noqa: B019  (one task per run; the cache dies with it)
     def _permutation(self, epoch: int) -> np.ndarray:

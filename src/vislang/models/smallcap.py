@@ -231,8 +231,8 @@ class SmallCap(nn.Module):
         """``input_ids``, ``attention_mask`` and ``labels`` of start + prompt + caption + end,
         with labels on the caption and end tokens only."""
         texts = [
-            self.template(language).caption_text(caption, self._word_marks)
-            for caption, language in zip(captions, languages, strict=True)
+            self.template(language).caption_text(caption, self._word_marks, prompt)
+            for prompt, caption, language in zip(prompts, captions, languages, strict=True)
         ]
         return self.lm.tokenize(texts, list(prompts), add_eos=True)
 

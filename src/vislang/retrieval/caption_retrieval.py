@@ -30,6 +30,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+import pyarrow as pa
 import torch
 
 from vislang.console import progress
@@ -169,6 +170,7 @@ class CaptionRetriever:
         self.encoder = encoder
         self.config = config
         self.count_tokens = count_tokens
+        self._views: dict[str, Datastore] = {}
 
     @torch.no_grad()
     def embed_images(self, pixels: torch.Tensor) -> np.ndarray:
@@ -208,13 +210,7 @@ class CaptionRetriever:
             for language, members in groups.items():
                 for start in range(0, len(members), batch_size):
                     chunk = members[start : start + batch_size]
-                    hits = self.store.search(
-                        queries[chunk],
-                        self.config.search_k,
-                        fingerprint=self.fingerprint,
-                        exclude_image_ids=[excluded[i] for i in chunk],
-                        language=language,
-                    )
+                    hits = self._search(language, queries[chunk], [excluded[i] for i in chunk])
                     for i, query_hits in zip(chunk, hits, strict=True):
                         found[i] = select_captions(
                             query_hits,
@@ -225,6 +221,49 @@ class CaptionRetriever:
                         )
                     bar.advance(task, len(chunk))
         return [found[i] for i in range(len(queries))]
+
+    def _search(
+        self, language: str | None, queries: np.ndarray, excluded: list[str | None]
+    ) -> list[list[SearchHit]]:
+        """The datastore's search, in the language's view when there is one."""
+        view = self._view(language)
+        return view.search(
+            queries,
+            self.config.search_k,
+            fingerprint=self.fingerprint,
+            exclude_image_ids=excluded,
+            language=None if view is not self.store else language,
+        )
+
+    def _view(self, language: str | None) -> Datastore:
+        """An exact datastore of one language's rows (hits keep their rows in the whole
+        datastore), built once: a filtered search of a flat index would scan every language.
+        Approximate indexes are searched with the language filter instead."""
+        if language is None or not isinstance(self.store.index, faiss.IndexFlat):
+            return self.store
+        if language not in self._views:
+            self._views[language] = language_view(self.store, language)
+        return self._views[language]
+
+
+def language_view(store: Datastore, language: str) -> Datastore:
+    """The rows of ``language`` of a flat datastore as a datastore of their own, held in memory;
+    its metadata keeps each row's number in ``store``."""
+    languages = np.asarray(store.metadata.column("language").to_pylist(), dtype=object)
+    rows = np.flatnonzero(languages == language)
+    index = faiss.IndexFlatIP(store.dim)
+    if len(rows):
+        index.add(store.index.reconstruct_batch(rows.astype(np.int64)))
+    return Datastore(
+        index,
+        store.metadata.take(pa.array(rows)),
+        encoder=store.encoder,
+        modality=store.modality,
+        model=store.model,
+        spec=store.spec,
+        recall=store.recall,
+        inputs=store.inputs,
+    )
 
 
 def build_caption_datastore(
@@ -245,12 +284,14 @@ def build_caption_datastore(
     unique: dict[str, int] = {}
     positions = np.asarray([unique.setdefault(row.text or "", len(unique)) for row in rows])
     texts = list(unique)
+    by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding
     vectors = np.zeros((len(texts), encoder.embed_dim), dtype=np.float32)
     with progress(transient=True, disable=not show_progress) as bar, torch.inference_mode():
         task = bar.add_task("embedding captions", total=len(texts))
         for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
-            vectors[start : start + len(chunk)] = encoder.encode_texts(chunk).float().cpu()
+            chunk = by_length[start : start + batch_size]
+            embedded = encoder.encode_texts([texts[i] for i in chunk]).float().cpu().numpy()
+            vectors[chunk] = embedded
             bar.advance(task, len(chunk))
     embeddings = np.ascontiguousarray(vectors[positions])
     faiss.normalize_L2(embeddings)

@@ -87,13 +87,13 @@ class PromptTemplate:
         joined = self._fill(self.separator, eos=eos).join(captions)
         return self._fill(self.with_retrieval, captions=joined, eos=eos)
 
-    def caption_text(self, caption: str, word_marks: bool = False) -> str:
-        """The caption as it follows the prompt: after ``caption_separator``, unless the
-        tokenizer marks word starts itself (``word_marks``: SentencePiece's ``▁``)."""
-        separator = (
-            "" if word_marks and self.caption_separator.isspace() else self.caption_separator
-        )
-        return separator + caption
+    def caption_text(self, caption: str, word_marks: bool = False, prompt: str = " ") -> str:
+        """The caption as it follows ``prompt``: after ``caption_separator``, unless the
+        tokenizer marks word starts itself (``word_marks``: SentencePiece's ``▁``) or the prompt
+        is empty (the caption then starts the text)."""
+        if not prompt or (word_marks and self.caption_separator.isspace()):
+            return caption
+        return self.caption_separator + caption
 
     def demonstration_block(
         self, captions: Sequence[str], caption: str, eos: str = "", word_marks: bool = False
@@ -102,10 +102,11 @@ class PromptTemplate:
         retrieved ``captions``, followed by its gold ``caption``."""
         if not self.is_few_shot:
             raise ConfigError(f"prompt set {self.set!r} has no demonstration template")
+        prompt = self.prompt(captions, eos)
         return self._fill(
             self.demonstration,
-            prompt=self.prompt(captions, eos),
-            caption=self.caption_text(caption, word_marks),
+            prompt=prompt,
+            caption=self.caption_text(caption, word_marks, prompt),
             eos=eos,
         )
 
