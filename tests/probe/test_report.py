@@ -70,3 +70,43 @@ def test_labels_and_refusals() -> None:
     assert model_label("clip-tiny") == "clip-tiny"
     with pytest.raises(ConfigError, match="nothing to probe"):
         run_probes([], [], [])
+
+
+def test_demo_section_compares_the_shared_models_on_held_out_foils_and_groups(tmp_path) -> None:
+    import probe_models
+
+    from vislang.data.world.config import WorldConfig
+    from vislang.data.world.writer import write_world
+    from vislang.demo.probe_run import HELD_OUT
+    from vislang.demo.runner import DemoContext
+    from vislang.demo.sections import SECTIONS
+    from vislang.demo.sections.probes import ProbeSection
+
+    assert SECTIONS[-1].name == "probes"
+    world = tmp_path / "world"
+    write_world(
+        WorldConfig(scenes=40, seed=2, languages=("en",), split="compositional"),
+        world,
+        overwrite=True,
+    )
+    shared = {
+        "world_dir": world,
+        "dual_encoder_dir": probe_models.saved("dual_encoder", tmp_path),
+        "lm_dir": probe_models.saved("causal_lm", tmp_path),
+    }
+    context = DemoContext(out=tmp_path / "run", quick=True, shared=shared, log=lambda _: None)
+    result = ProbeSection().run(context)
+    foils = [
+        json.loads(line)
+        for line in (world / "tasks" / "foils.jsonl").open()
+        if json.loads(line)["split"] in HELD_OUT
+    ]
+    models = result.summary["models"]
+    assert list(models) == ["dual encoder", "text only (LM)"]
+    assert models["text only (LM)"]["score"] == "text_loglik"
+    assert set(models["dual encoder"]["foils_by_phenomenon"]) == {f["phenomenon"] for f in foils}
+    assert f"| **all** | {len(foils)} |" in result.markdown
+    assert "](probes/foils_by_phenomenon.png)" in result.markdown
+    assert all(path.is_file() for path in result.files) and len(result.files) >= 2
+    empty = ProbeSection().run(DemoContext(out=tmp_path / "none", shared={"world_dir": world}))
+    assert "No earlier section left a model" in empty.markdown

@@ -97,6 +97,17 @@ def write_report(
     """Write ``report.md``, ``results.json`` and the PNG plots into ``out``; returns the
     report's path."""
     out.mkdir(parents=True, exist_ok=True)
+    pictures = write_pictures(results, out)
+    atomic_write_json(out / RESULTS_FILE, {"data": data, "models": [r.to_dict() for r in results]})
+    report = out / REPORT_FILE
+    atomic_write_text(report, report_markdown(results, data=data, title=title, pictures=pictures))
+    return report
+
+
+def write_pictures(results: Sequence[ModelProbes], out: Path) -> dict[str, str]:
+    """Draw the plots the results allow into ``out``: kind (``phenomena``, ``categories``,
+    ``winoground``) → file name. The radar chart needs all three categories."""
+    out.mkdir(parents=True, exist_ok=True)
     pictures: dict[str, str] = {}
     foils = {r.label: r.foils for r in results if r.foils is not None}
     if foils:
@@ -113,25 +124,25 @@ def write_report(
         scores = {label: probe.overall.to_dict() for label, probe in groups.items()}
         plots.winoground_bars(scores, CHANCE, out / WINOGROUND_PNG)
         pictures["winoground"] = WINOGROUND_PNG
-    atomic_write_json(out / RESULTS_FILE, {"data": data, "models": [r.to_dict() for r in results]})
-    report = out / REPORT_FILE
-    atomic_write_text(report, report_markdown(results, data=data, title=title, pictures=pictures))
-    return report
+    return pictures
 
 
 def report_markdown(
     results: Sequence[ModelProbes],
     *,
     data: str,
-    title: str = "Probe report",
+    title: str | None = "Probe report",
     pictures: dict[str, str] | None = None,
     heading: str = "#",
 ) -> str:
     """The report as markdown: the models, foil tables (per phenomenon, per category), Winoground
-    tables (overall, by tag), what was left out, and the ``pictures`` (kind → file name)."""
+    tables (overall, by tag), what was left out, and the ``pictures`` (kind → file name). The
+    title is a ``heading``-level heading (none when ``title`` is ``None``), its parts one level
+    below."""
     pictures = pictures or {}
     sub = heading + "#"
-    lines = [f"{heading} {title}", "", f"Data: `{data}`.", ""]
+    lines = [f"{heading} {title}", ""] if title else []
+    lines += [f"Data: `{data}`.", ""]
     lines += _table(
         ["model", "family", "score"],
         [[r.label, r.scorer.get("family", ""), _score_name(r.scorer)] for r in results],
@@ -237,5 +248,6 @@ __all__ = [
     "model_label",
     "report_markdown",
     "run_probes",
+    "write_pictures",
     "write_report",
 ]

@@ -1,0 +1,99 @@
+"""The demo's probe section: the models earlier sections trained, side by side on the world's
+foils and Winoground groups, with the text-only baseline beside them.
+
+Models are taken from ``context.shared`` when an earlier section left them there: the best dual
+encoder (``"dual_encoder_dir"``, cosine similarity), the captioner (``"captioner_dir"``,
+log-likelihood of the text given the image), the best VLM (``"vlm_dir"``, the same) and the
+language model (``"lm_dir"``, text-only log-likelihood: the language prior). Examples come from
+the world's held-out splits (not ``train``); in quick mode at most :data:`QUICK_FOILS` foil items
+and :data:`QUICK_GROUPS` Winoground groups.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vislang.data.readers import read_dataset
+from vislang.data.schema import FoilExample, WinogroundExample
+from vislang.demo.runner import DemoContext, SectionResult
+from vislang.probe.report import report_markdown, run_probes, write_pictures
+from vislang.probe.scoring import Scorer, scorer_for
+
+QUICK_FOILS = 240
+QUICK_GROUPS = 40
+HELD_OUT = ("val", "test", "test_comp")
+
+MODELS: tuple[tuple[str, str, str], ...] = (
+    ("dual_encoder_dir", "dual encoder", "similarity"),
+    ("captioner_dir", "captioner", "loglik"),
+    ("vlm_dir", "VLM", "loglik"),
+    ("lm_dir", "text only (LM)", "text_loglik"),
+)
+"""(key in ``context.shared``, label, score type), in report order."""
+
+
+def run_probes_section(context: DemoContext) -> SectionResult:
+    """Probe every model the earlier sections left, write the plots into ``<run>/probes``."""
+    world_dir = context.shared.get("world_dir")
+    if world_dir is None:
+        return SectionResult("No world was generated, so there is nothing to probe.")
+    scorers = _scorers(context)
+    if not scorers:
+        return SectionResult("No earlier section left a model to probe.")
+    dataset = read_dataset(f"world:{world_dir}", kinds=(FoilExample, WinogroundExample))
+    foils = [r for r in dataset.of_kind(FoilExample) if r.split in HELD_OUT]
+    groups = [r for r in dataset.of_kind(WinogroundExample) if r.split in HELD_OUT]
+    if context.quick:
+        foils, groups = foils[:QUICK_FOILS], groups[:QUICK_GROUPS]
+    if not foils and not groups:
+        return SectionResult("The world's held-out splits hold no foils or Winoground groups.")
+    context.log(
+        f"probing {len(scorers)} models on {len(foils)} foils and {len(groups)} Winoground groups"
+    )
+    results = run_probes(scorers, foils, groups, show_progress=True)
+    folder = context.out / "probes"
+    pictures = write_pictures(results, folder)
+    markdown = _introduction(len(foils), len(groups)) + report_markdown(
+        results,
+        data=f"the world's held-out splits ({', '.join(HELD_OUT)})",
+        title=None,
+        pictures={kind: f"probes/{name}" for kind, name in pictures.items()},
+        heading="##",
+    )
+    summary = {
+        r.label: {
+            "score": r.scorer.get("score"),
+            "foils_acc_r": None if r.foils is None else r.foils.overall.acc_r,
+            "foils_by_phenomenon": (
+                None
+                if r.foils is None
+                else {name: s.acc_r for name, s in r.foils.phenomena.items()}
+            ),
+            "winoground": None if r.winoground is None else r.winoground.overall.to_dict(),
+        }
+        for r in results
+    }
+    files = [folder / name for name in pictures.values()]
+    return SectionResult(markdown, {"models": summary}, files)
+
+
+def _scorers(context: DemoContext) -> list[tuple[str, Scorer]]:
+    scorers = []
+    for key, label, score_type in MODELS:
+        folder = context.shared.get(key)
+        if folder is None or not Path(folder).is_dir():
+            continue
+        scorers.append((label, scorer_for(Path(folder), score_type, batch_size=64)))
+    return scorers
+
+
+def _introduction(foils: int, groups: int) -> str:
+    return (
+        f"Each model scores {foils} foil items (a true caption against a minimally changed false "
+        f"one for the same image) and {groups} Winoground groups (two images, two captions with "
+        "the same words). The text-only language model sees no image: where it beats chance, "
+        "the foil can be told from its wording alone.\n\n"
+    )
+
+
+__all__ = ["run_probes_section"]
