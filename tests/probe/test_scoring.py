@@ -126,7 +126,7 @@ def test_prefix_vlm_loglik_matches_a_hand_splice_of_the_image(folders, image_fil
     lm, tokenizer = vlm.lm, vlm.tokenizer
     prompt_ids = tokenizer(vlm.caption_prompt("en"), add_special_tokens=False)["input_ids"]
     slot = prompt_ids.index(vlm.config.image_token_id)
-    text_ids = tokenizer(TEXTS[0], add_special_tokens=False)["input_ids"] + [2]
+    text_ids = tokenizer(" " + TEXTS[0], add_special_tokens=False)["input_ids"] + [2]
     before = lm.start_ids + prompt_ids[:slot]
     after = prompt_ids[slot + 1 :] + text_ids
     with torch.no_grad():
@@ -144,10 +144,11 @@ def test_prefix_vlm_loglik_matches_a_hand_splice_of_the_image(folders, image_fil
 
 
 def test_prefix_vlm_text_loglik_is_its_lm_reading_the_prompt_without_the_image(folders) -> None:
+    """The prompt without ``<image>``, then a space and the text, as the VLM was trained."""
     vlm = load_model(folders["prefix_vlm"])
     score = scorer_for(vlm, "text_loglik", length_normalised=False).score_pairs([None], [TEXTS[1]])
     prefix = vlm.tokenizer("en:", add_special_tokens=False)["input_ids"]
-    total, _ = _hand_log_likelihood(vlm.lm, prefix, TEXTS[1])
+    total, _ = _hand_log_likelihood(vlm.lm, prefix, " " + TEXTS[1])
     assert score.scores[0] == pytest.approx(total, rel=1e-4)
 
 

@@ -46,6 +46,9 @@ SCORE_TYPES: tuple[str, ...] = ("similarity", "match", "loglik", "text_loglik")
 
 ImagePath = Path | str
 
+ANSWER_SEPARATOR = " "
+"""What separates a vision-language model's prompt from the text after it (as in training)."""
+
 
 @dataclass
 class PairScores:
@@ -207,7 +210,8 @@ class _LikelihoodScorer(Scorer):
 
 
 class VLMLikelihoodScorer(_LikelihoodScorer):
-    """Log-likelihood of a text after a vision-language model's caption prompt with the image."""
+    """Log-likelihood of a text after a vision-language model's caption prompt with the image
+    (``<image>en:``), the text following the prompt after a space as in training."""
 
     score_type = "loglik"
 
@@ -233,7 +237,7 @@ class VLMLikelihoodScorer(_LikelihoodScorer):
     ) -> np.ndarray:
         features = self.vlm.vision(pixels.to(self.vlm.lm.device))[image_index]
         prompts = [self.vlm.caption_prompt(code) for code in languages]
-        batch = self.vlm.lm.tokenize(texts, prompts, add_eos=True)
+        batch = self.vlm.lm.tokenize([ANSWER_SEPARATOR + t for t in texts], prompts, add_eos=True)
         output = self.vlm(**batch, features=features)
         return self._finish(*token_log_likelihoods(output.logits, output.labels))
 
@@ -289,7 +293,8 @@ class SmallCapLikelihoodScorer(_LikelihoodScorer):
 
 class TextLikelihoodScorer(_LikelihoodScorer):
     """Log-likelihood of a text under a causal language model, without any image: the
-    language-prior baseline. ``prefix_for(language)`` is the text read before it."""
+    language-prior baseline. ``prefix_for(language)``, when given, is a prompt read before the
+    text, which then follows it after a space."""
 
     score_type = "text_loglik"
     needs_images = False
@@ -309,7 +314,10 @@ class TextLikelihoodScorer(_LikelihoodScorer):
 
     @torch.no_grad()
     def _score_texts(self, texts: list[str], languages: list[str]) -> np.ndarray:
-        prefixes = None if self.prefix_for is None else [self.prefix_for(c) for c in languages]
+        prefixes = None
+        if self.prefix_for is not None:
+            prefixes = [self.prefix_for(code) for code in languages]
+            texts = [ANSWER_SEPARATOR + text for text in texts]
         batch = self.lm.tokenize(texts, prefixes, add_eos=True)
         logits = self.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         return self._finish(*token_log_likelihoods(logits.logits, batch["labels"]))
