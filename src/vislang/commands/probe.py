@@ -8,8 +8,13 @@ with their own command module register here with one tuple in :data:`_PROBE_COMM
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+
+from vislang import console
+from vislang.errors import ConfigError
 
 app = typer.Typer(
     name="probe",
@@ -17,9 +22,157 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+ModelOption = Annotated[
+    str, typer.Option("--model", help="vislang model folder, preset, or Hugging Face folder/id.")
+]
+DataOption = Annotated[
+    str, typer.Option("--data", help="Dataset as FORMAT:PATH (see `vislang data formats`).")
+]
+ScoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--score",
+        help="similarity, match, loglik or text_loglik (default: the first the model offers).",
+    ),
+]
+SplitOption = Annotated[str | None, typer.Option("--split", help="Only this split of the data.")]
+LanguagesOption = Annotated[
+    list[str] | None,
+    typer.Option("--languages", help="Only these languages (comma-separated or repeated)."),
+]
+SumOption = Annotated[
+    bool,
+    typer.Option("--sum", help="Log-likelihoods summed over tokens, not per token."),
+]
+BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@app.command("foils")
+def foils(
+    model: ModelOption,
+    data: DataOption,
+    score: ScoreOption = None,
+    split: SplitOption = None,
+    languages: LanguagesOption = None,
+    all_items: Annotated[
+        bool, typer.Option("--all-items", help="Also the items the source judged invalid.")
+    ] = False,
+    summed: SumOption = False,
+    batch_size: BatchOption = 32,
+    as_json: JsonFlag = False,
+) -> None:
+    """Foils (VALSE): acc_r per phenomenon and category, the caption against its foil for the
+    same image; with match scores also p_c, p_f, acc and AUROC."""
+    from vislang.data.schema import FoilExample
+    from vislang.probe.foils import probe_foils
+    from vislang.probe.scoring import scorer_for
+
+    records, info = _read(data, FoilExample, split, languages)
+    scorer = scorer_for(model, score, length_normalised=not summed, batch_size=batch_size)
+    probe = probe_foils(scorer, records, valid_only=not all_items, show_progress=not as_json)
+    result = {**info, "model": model, **scorer.describe(), **probe.to_dict()}
+
+    def render() -> None:
+        extra = ("p_c", "p_f", "acc", "auroc") if probe.score_type == "match" else ()
+        rows = [
+            {"phenomenon": name, **_foil_row(scores.to_dict(), extra)}
+            for name, scores in probe.phenomena.items()
+        ]
+        rows += [
+            {"phenomenon": f"{name} (category)", **_foil_row(scores.to_dict(), extra)}
+            for name, scores in probe.categories.items()
+        ]
+        rows.append({"phenomenon": "all", **_foil_row(probe.overall.to_dict(), extra)})
+        title = f"foils of {data}: {model} ({probe.score_type}; chance acc_r 0.5)"
+        console.stdout.print(console.rows_table(rows, title=title))
+        _print_left_out(result)
+
+    console.emit(result, as_json, render)
+
+
+@app.command("winoground")
+def winoground(
+    model: ModelOption,
+    data: DataOption,
+    score: ScoreOption = None,
+    split: SplitOption = None,
+    languages: LanguagesOption = None,
+    summed: SumOption = False,
+    batch_size: BatchOption = 32,
+    as_json: JsonFlag = False,
+) -> None:
+    """Winoground: strict text, image and group scores, overall and by tag."""
+    from vislang.data.schema import WinogroundExample
+    from vislang.probe.scoring import scorer_for
+    from vislang.probe.winoground import probe_winoground
+
+    records, info = _read(data, WinogroundExample, split, languages)
+    scorer = scorer_for(model, score, length_normalised=not summed, batch_size=batch_size)
+    probe = probe_winoground(scorer, records, show_progress=not as_json)
+    result = {**info, "model": model, **scorer.describe(), **probe.to_dict()}
+
+    def render() -> None:
+        rows = [
+            {"tag": tag, **scores.to_dict()}
+            for tag, scores in [("all", probe.overall), *probe.tags.items()]
+        ]
+        rows.append({"tag": "chance", **result["chance"]})
+        title = f"Winoground on {data}: {model} ({probe.score_type})"
+        console.stdout.print(console.rows_table(rows, title=title))
+        _print_left_out(result)
+
+    console.emit(result, as_json, render)
+
+
+@app.command("report")
+def report(
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            help="Model to compare (repeat for each; a causal LM is the text-only baseline).",
+        ),
+    ],
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md and plots.")],
+    split: SplitOption = None,
+    languages: LanguagesOption = None,
+    batch_size: BatchOption = 32,
+    as_json: JsonFlag = False,
+) -> None:
+    """A markdown report comparing models on the data's foils and Winoground examples: tables,
+    bars per phenomenon with chance, a radar chart by category, Winoground bars."""
+    from vislang.data.schema import FoilExample, WinogroundExample
+    from vislang.probe.report import model_label, run_probes, write_report
+    from vislang.probe.scoring import scorer_for
+
+    dataset, info = _read_all(data, split, languages)
+    foil_items = dataset.of_kind(FoilExample)
+    groups = dataset.of_kind(WinogroundExample)
+    if not foil_items and not groups:
+        raise ConfigError(f"{data}: no foil items and no Winoground examples to probe")
+    labels = [model_label(reference) for reference in model]
+    if len(set(labels)) != len(labels):
+        labels = [f"{i + 1}:{label}" for i, label in enumerate(labels)]
+    scorers = [
+        (label, scorer_for(reference, batch_size=batch_size))
+        for label, reference in zip(labels, model, strict=True)
+    ]
+    results = run_probes(scorers, foil_items, groups, show_progress=not as_json)
+    path = write_report(results, out, data=data)
+    result = {**info, "report": str(path), "models": [r.to_dict() for r in results]}
+
+    def render() -> None:
+        console.stdout.print(f"wrote {path} (and {len(list(out.glob('*.png')))} plots)")
+
+    console.emit(result, as_json, render)
+
+
 # (module in vislang.commands, name of the command function in it, CLI name)
 _PROBE_COMMANDS: list[tuple[str, str, str]] = [
     ("probe_attributes", "attributes", "attributes"),
+    ("probe_influence", "influence_command", "influence"),
 ]
 
 
@@ -30,3 +183,64 @@ def _mount() -> None:
 
 
 _mount()
+
+
+def _read(
+    data: str, kind: type, split: str | None, languages: list[str] | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """The ``kind`` records of ``data`` (malformed items skipped and counted; records with
+    missing images kept, for the probe to leave out when its score needs images)."""
+    dataset, info = _read_all(data, split, languages, (kind,))
+    records = dataset.of_kind(kind)
+    if not records:
+        where = f" in split {split!r}" if split else ""
+        raise ConfigError(f"{data}: no {kind.kind} records{where}")
+    return records, info
+
+
+def _read_all(
+    data: str,
+    split: str | None,
+    languages: list[str] | None,
+    kinds: tuple[type, ...] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    from vislang.data.readers import read_dataset
+    from vislang.data.schema import FoilExample, WinogroundExample
+
+    dataset = read_dataset(
+        data,
+        kinds=kinds or (FoilExample, WinogroundExample),
+        split=split,
+        languages=_split_commas(languages),
+        on_missing_image="report",
+        on_bad_item="skip",
+    )
+    info = {
+        "data": data,
+        "split": split,
+        "skipped_items": len(dataset.skipped),
+        "missing_images": len(dataset.missing_images),
+    }
+    return dataset, info
+
+
+def _split_commas(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _foil_row(scores: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "items": scores["items"],
+        "acc_r": scores["acc_r"],
+        **{name: scores[name] for name in extra},
+    }
+
+
+def _print_left_out(result: dict[str, Any]) -> None:
+    notes = [f"{count} {why.replace('_', ' ')}" for why, count in result["left_out"].items()]
+    if result.get("skipped_items"):
+        notes.append(f"{result['skipped_items']} malformed items skipped")
+    if notes:
+        console.stdout.print("left out: " + "; ".join(notes))
