@@ -112,3 +112,14 @@ def test_text_only_scores_keep_items_without_images() -> None:
 def test_nothing_to_score_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="1 invalid"):
         probe_foils(TableScorer({}), [_item("x", tmp_path / "a.png", "counting", valid=False)])
+
+
+def test_acc_r_against_chance_by_hand() -> None:
+    probe = foil_table_scores(["counting"] * 10, [1] * 8 + [0] * 2, [0] * 10)
+    numbers = probe.to_dict()["phenomena"]["counting"]
+    assert numbers["acc_r"] == pytest.approx(0.8)
+    # P(X >= 8) for X ~ Binomial(10, 0.5): (45 + 10 + 1) / 1024
+    assert numbers["p_above_chance"] == pytest.approx(56 / 1024)
+    # Wilson: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n), z = 1.96
+    low, high = numbers["acc_r_ci95"]
+    assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)

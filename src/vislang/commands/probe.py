@@ -76,14 +76,14 @@ def foils(
     def render() -> None:
         extra = ("p_c", "p_f", "acc", "auroc") if probe.score_type == "match" else ()
         rows = [
-            {"phenomenon": name, **_foil_row(scores.to_dict(), extra)}
-            for name, scores in probe.phenomena.items()
+            {"phenomenon": name, **_foil_row(scores, extra)}
+            for name, scores in result["phenomena"].items()
         ]
         rows += [
-            {"phenomenon": f"{name} (category)", **_foil_row(scores.to_dict(), extra)}
-            for name, scores in probe.categories.items()
+            {"phenomenon": f"{name} (category)", **_foil_row(scores, extra)}
+            for name, scores in result["categories"].items()
         ]
-        rows.append({"phenomenon": "all", **_foil_row(probe.overall.to_dict(), extra)})
+        rows.append({"phenomenon": "all", **_foil_row(result["overall"], extra)})
         title = f"foils of {data}: {model} ({probe.score_type}; chance acc_r 0.5)"
         console.stdout.print(console.rows_table(rows, title=title))
         _print_left_out(result)
@@ -231,9 +231,12 @@ def _split_commas(values: list[str] | None) -> list[str] | None:
 
 
 def _foil_row(scores: dict[str, Any], extra: tuple[str, ...]) -> dict[str, Any]:
+    low, high = scores.get("acc_r_ci95", (float("nan"), float("nan")))
     return {
         "items": scores["items"],
         "acc_r": scores["acc_r"],
+        "95% CI": f"{low:.3f}–{high:.3f}",
+        "p (> chance)": scores.get("p_above_chance", float("nan")),
         **{name: scores[name] for name in extra},
     }
 

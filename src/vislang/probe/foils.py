@@ -67,16 +67,38 @@ class FoilProbe:
     failed_images: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: scores by phenomenon and category, overall, chance and what was left out."""
+        """JSON-ready: scores (with :func:`against_chance`) by phenomenon and category, overall,
+        chance and what was left out."""
         return {
             "score": self.score_type,
             "chance_acc_r": CHANCE_ACC_R,
-            "overall": self.overall.to_dict(),
-            "phenomena": {name: s.to_dict() for name, s in self.phenomena.items()},
-            "categories": {name: s.to_dict() for name, s in self.categories.items()},
+            "overall": _scores_dict(self.overall),
+            "phenomena": {name: _scores_dict(s) for name, s in self.phenomena.items()},
+            "categories": {name: _scores_dict(s) for name, s in self.categories.items()},
             "left_out": dict(self.left_out),
             "failed_images": [list(failure) for failure in self.failed_images],
         }
+
+
+def against_chance(scores: FoilScores) -> dict[str, Any]:
+    """How sure ``acc_r`` is above chance: its 95% Wilson interval (``acc_r_ci95``) and the
+    one-sided exact binomial test's p-value against 0.5 (``p_above_chance``), by
+    :func:`scipy.stats.binomtest`; empty without items."""
+    if scores.items == 0:
+        return {}
+    from scipy.stats import binomtest
+
+    wins = round(scores.acc_r * scores.items)
+    interval = binomtest(wins, scores.items).proportion_ci(0.95, method="wilson")
+    above = binomtest(wins, scores.items, CHANCE_ACC_R, alternative="greater")
+    return {
+        "acc_r_ci95": [float(interval.low), float(interval.high)],
+        "p_above_chance": float(above.pvalue),
+    }
+
+
+def _scores_dict(scores: FoilScores) -> dict[str, Any]:
+    return {**scores.to_dict(), **against_chance(scores)}
 
 
 def foil_table_scores(
@@ -175,6 +197,7 @@ __all__ = [
     "CATEGORY_ORDER",
     "CHANCE_ACC_R",
     "FoilProbe",
+    "against_chance",
     "foil_table_scores",
     "probe_foils",
 ]
