@@ -224,3 +224,30 @@ def test_concept_text_and_short_names() -> None:
         "x/a/model": "x/a/model",
         "y/a/model": "y/a/model",
     }
+
+
+def test_an_embedding_of_the_other_factor_scores_below_chance() -> None:
+    # 6 shapes x 8 colours, as in the world: "pointed" holds for 2 shapes (16 of 48 concepts).
+    # Held-out concepts of one colour leave that colour under-represented among the training
+    # positives, so a probe that can only see colour learns the wrong sign: selectivity < 0.
+    concepts = tuple(f"{colour}-{shape}" for colour in range(8) for shape in range(6))
+    norms = AttributeNorms(
+        id="factorial",
+        concepts=concepts,
+        attributes=("pointed", "warm"),
+        knowledge_type={"pointed": "visual-form_and_surface", "warm": "visual-colour"},
+        positives={
+            "pointed": frozenset(c for c in concepts if int(c.split("-")[1]) < 2),
+            "warm": frozenset(c for c in concepts if int(c.split("-")[0]) < 3),
+        },
+        language="en",
+        source="test",
+    )
+    colour_only = np.zeros((len(concepts), 8))
+    for row, concept in enumerate(concepts):
+        colour_only[row, int(concept.split("-")[0])] = 1.0
+    colour_only += np.random.default_rng(0).normal(0.0, 0.01, colour_only.shape)
+    table = ConceptEmbeddings("colour-only", "images", concepts, colour_only)
+    scores = {s.attribute: s for s in run_attribute_probes([table], norms).models[0].scores}
+    assert scores["warm"].f1 == pytest.approx(100.0)
+    assert scores["pointed"].selectivity < -10.0

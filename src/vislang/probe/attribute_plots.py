@@ -28,7 +28,8 @@ def correlation_heatmap(result: AttributeProbeResult, path: str | Path) -> Path:
     axes.set_yticks(range(len(models)), models)
     for (i, j), value in np.ndenumerate(result.correlations):
         text = "–" if np.isnan(value) else f"{value:.2f}"
-        axes.text(j, i, text, ha="center", va="center", fontsize=8)
+        colour = "white" if abs(value) > 0.6 else "black"
+        axes.text(j, i, text, ha="center", va="center", fontsize=8, color=colour)
     axes.set_title(
         f"Pearson r of per-attribute F1-selectivity\n{result.norms}, "
         f"{len(result.correlation_attributes)} attributes",
