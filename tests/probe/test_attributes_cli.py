@@ -145,3 +145,30 @@ def test_unreadable_images_are_reported_and_the_rest_still_count(
     readable = [p for p in norms.concept_images[concept] if p != broken]
     expected = encoder.embed_image_files(readable)[0].mean(axis=0)
     assert np.allclose(table.vectors[table.concepts.index(concept)], expected, atol=1e-6)
+
+
+def test_things_concepts_with_images(model_dir: Path, tmp_path: Path) -> None:
+    # a THINGS-layout folder: 30 concepts, "warm" ones photographed in reds, others in blues
+    rows = ["Word\tDefinition\twarm\tround"]
+    images = tmp_path / "object_images"
+    rng = np.random.default_rng(0)
+    for index in range(30):
+        word, warm = f"thing{index:02d}", index % 3 == 0
+        rows.append(f"{word}\ta made-up thing\t{'1' if warm else ''}\t{'1' if index < 12 else ''}")
+        folder = images / word
+        folder.mkdir(parents=True)
+        for shot in range(2):
+            base = np.array([200, 40, 30] if warm else [30, 60, 200])
+            pixels = np.clip(base + rng.normal(0, 20, (32, 32, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{shot}.png")
+    (tmp_path / "things_concepts.tsv").write_text("\n".join(rows) + "\n")
+    result = invoke_json(
+        "--model", str(model_dir), "--norms", f"things:{tmp_path}", "-o", f"images={images}",
+        "--concept-source", "images",
+    )  # fmt: skip
+    [model] = result["models"]
+    assert model["concepts"] == 30 and model["skipped_concepts"] == {}
+    scores = {s["attribute"]: s for s in model["scores"]}
+    assert scores["warm"]["positives"] == 10 and scores["round"]["positives"] == 12
+    # colour is in the pixels, so even random image features tell warm from cool things
+    assert scores["warm"]["selectivity"] > 50.0

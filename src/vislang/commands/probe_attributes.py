@@ -28,6 +28,12 @@ def attributes(
         str,
         typer.Option("--norms", help="Attribute norms as FORMAT:PATH (mcrae:, things:, world:)."),
     ],
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", "-o", help="Reader option key=value (repeatable), e.g. THINGS images=DIR."
+        ),
+    ] = None,
     concept_source: Annotated[
         str,
         typer.Option(
@@ -71,7 +77,7 @@ def attributes(
 
     if concept_source not in CONCEPT_SOURCES:
         raise ConfigError(f"--concept-source must be text or images, not {concept_source!r}")
-    table = read_norms(norms, language)
+    table = read_norms(norms, language, option or [])
     settings = ProbeSettings(min_positives=min_positives, seed=seed)
     result = run_attribute_job(
         model,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vislang.console import log
-from vislang.data.readers.registry import read_dataset
+from vislang.data.readers.registry import parse_options, parse_spec, read_dataset
 from vislang.data.schema import AttributeNorms
 from vislang.errors import ConfigError
 from vislang.fileio import atomic_write_json, atomic_write_text
@@ -31,12 +31,17 @@ from vislang.probe.concept_embeddings import (
 )
 
 
-def read_norms(spec: str, language: str | None = None) -> AttributeNorms:
-    """The attribute table of dataset ``spec`` (``FORMAT:PATH``) in ``language``.
+def read_norms(
+    spec: str, language: str | None = None, options: Sequence[str] = ()
+) -> AttributeNorms:
+    """The attribute table of dataset ``spec`` (``FORMAT:PATH``) in ``language``; ``options``
+    are the reader's ``key=value`` options (THINGS: ``images=DIR``).
 
     A dataset with tables in several languages (a world) needs ``language``, or holds English.
     """
-    tables = read_dataset(spec, kinds=(AttributeNorms,)).of_kind(AttributeNorms)
+    reader, _ = parse_spec(spec)
+    dataset = read_dataset(spec, kinds=(AttributeNorms,), **parse_options(reader, options))
+    tables = dataset.of_kind(AttributeNorms)
     if not tables:
         raise ConfigError(f"{spec}: no attribute norms in this dataset")
     if language is not None:
