@@ -171,3 +171,56 @@ def test_image_scores_need_an_image_per_text(folders) -> None:
         scorer.score_pairs([None], TEXTS[:1])
     with pytest.raises(ValueError, match="2 images for 3 texts"):
         scorer.score_pairs([None, None], TEXTS)
+
+
+def test_smallcap_with_retrieval_scores_after_the_captions_retrieved_from_its_datastore(
+    tmp_path, image_files
+) -> None:
+    from vislang.data.batch import load_batch
+    from vislang.models.captioning import token_counter
+    from vislang.models.causal_lm import token_log_likelihoods
+    from vislang.models.cross_attention import CrossAttentionConfig
+    from vislang.models.registry import save_model
+    from vislang.models.smallcap import DATASTORE_DIR, SmallCap
+    from vislang.represent.feature_store import FeatureRow
+    from vislang.retrieval.caption_retrieval import (
+        CaptionRetriever,
+        RetrievalConfig,
+        build_caption_datastore,
+    )
+    from vislang.retrieval.datastore import Datastore
+
+    captioner = SmallCap.build(
+        probe_models.lm(),
+        probe_models.dual_encoder(),
+        CrossAttentionConfig(encoder_dim=1, reduction=2),
+        languages=["en"],
+        retrieval=RetrievalConfig(keep=2, search_k=3, max_caption_tokens=20),
+    )
+    rows = [
+        FeatureRow(f"r{n}", f"r{n}", None, text, "en")
+        for n, text in enumerate(["a red circle", "two blue squares", "a green star"])
+    ]
+    folder = save_model(captioner, tmp_path / "smallcap")
+    with pytest.raises(ConfigError, match="give its caption datastore"):
+        scorer_for(folder, "loglik")
+    build_caption_datastore(captioner.encoder, rows).save(folder / DATASTORE_DIR)
+    scorer = scorer_for(folder, "loglik", length_normalised=False)
+    got = scorer.score_pairs([image_files[0]], [TEXTS[0]]).scores[0]
+
+    model = load_model(folder)
+    retriever = CaptionRetriever(
+        Datastore.load(folder / DATASTORE_DIR),
+        model.encoder,
+        model.config.retrieval,
+        token_counter(model.lm.tokenizer),
+    )
+    pixels = load_batch([image_files[0]], model.preprocess).pixels
+    found = retriever.retrieve(model.encoder.encode_images(pixels).numpy(), ["en"], [None])[0]
+    assert len(found.captions) == 2
+    prompt = model.template("en").prompt(found.captions, model.eos)
+    batch = model.training_tokens([prompt], [TEXTS[0]], ["en"])
+    with torch.no_grad():
+        logits = model(model.image_features(pixels), batch["input_ids"], batch["attention_mask"])
+    total, _ = token_log_likelihoods(logits, batch["labels"])
+    assert got == pytest.approx(float(total[0]), rel=1e-4)
