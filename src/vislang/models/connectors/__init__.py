@@ -43,6 +43,16 @@ CONNECTORS: dict[str, type[Connector]] = {
 }
 """Connector classes by name."""
 
+SMALL_GRID_OPTIONS: dict[str, dict[str, Any]] = {
+    "linear": {},
+    "mlp": {},
+    "resampler": {"queries": 4},
+    "c_abstractor": {"grid": 2, "depth": 1},
+    "pixel_shuffle": {"factor": 2},
+}
+"""Options of every connector for a 4×4 grid of patch tokens (the tiny dual encoders: 64-pixel
+images, 16-pixel patches): linear and MLP keep the 16 tokens, the three that compress give 4."""
+
 
 @dataclass(frozen=True)
 class ConnectorConfig:
