@@ -19,12 +19,12 @@ def mcrae(shared_data: Path):
 
 
 def test_minilm_reads_mcrae_attributes_that_its_random_init_cannot(mcrae) -> None:
-    # attributes with >= 50 of 541 concepts: 13 (an_animal, is_edible, made_of_metal, ...)
-    settings = ProbeSettings(min_positives=50)
+    # attributes with >= 80 of 541 concepts: an_animal, is_large, is_long, is_small, made_of_metal
+    settings = ProbeSettings(min_positives=80)
     result = run_attribute_job(["minilm", "random:minilm"], mcrae, "text", settings)
     pretrained, control = result.models
     assert pretrained.concepts == control.concepts == 541
-    assert [s.attribute for s in pretrained.scores] == mcrae.attributes_with_min_positives(50)
+    assert [s.attribute for s in pretrained.scores] == mcrae.attributes_with_min_positives(80)
     animal = next(s for s in pretrained.scores if s.attribute == "an_animal")
     assert animal.knowledge_type == "taxonomic"
     assert animal.positives == len(mcrae.positives["an_animal"])
