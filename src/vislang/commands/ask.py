@@ -24,7 +24,7 @@ def ask_command(
     ],
     max_new_tokens: Annotated[
         int | None,
-        typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens [default: 16]."),
+        typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens (default: 16)."),
     ] = None,
     beams: Annotated[int, typer.Option("--beams", min=1, help="Beam width (1: greedy).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

@@ -44,7 +44,7 @@ def vqa_command(
     ] = None,
     max_new_tokens: Annotated[
         int | None,
-        typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens [default: 16]."),
+        typer.Option("--max-new-tokens", min=1, help="Longest answer, in tokens (default: 16)."),
     ] = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Questions per generation batch.")
