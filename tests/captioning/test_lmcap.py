@@ -113,3 +113,20 @@ def test_without_retrieval_no_datastore_is_needed(parts) -> None:
     results = captioner.caption(torch.zeros(1, 3, 64, 64), ["en"])
     assert results[0].retrieved is None and captioner.parameter_report()["trainable"] == 0
     assert results[0].prompt == captioner.template("en").prompt(())
+
+
+def test_a_caption_is_never_empty_even_when_the_lm_would_end_at_once(tmp_path) -> None:
+    lm = load_model(save_tiny_checkpoint("gpt2", tmp_path, n_positions=1024))
+    head = lm.model.transformer
+    with torch.no_grad():  # every position's hidden state becomes the end token's embedding
+        head.ln_f.weight.zero_()
+        head.ln_f.bias.copy_(100 * head.wte.weight[lm.tokenizer.eos_token_id])
+    encoder = load_model("clip-tiny").eval()
+    pixels = torch.zeros(2, 3, 64, 64)
+    settings = {"prompt_set": "lmcap", "shots": 0, "retrieval": RetrievalConfig(keep=0)}
+    may_end = LMCap(lm, encoder, LMCapConfig(**settings, min_new_tokens=0, max_new_tokens=4))
+    assert [r.caption for r in may_end.caption(pixels, ["en", "de"])] == ["", ""]
+    captioner = LMCap(lm, encoder, LMCapConfig(**settings, max_new_tokens=4))
+    assert all(result.caption for result in captioner.caption(pixels, ["en", "de"]))
+    with pytest.raises(ConfigError, match="min_new_tokens"):
+        LMCapConfig(min_new_tokens=5, max_new_tokens=4)

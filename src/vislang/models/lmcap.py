@@ -58,12 +58,18 @@ class LMCapConfig:
     num_beams: int = 3
     num_return: int = 3
     max_new_tokens: int = 30
+    min_new_tokens: int = 1
     rerank: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.shots < 0:
             raise ConfigError(f"lmcap.shots: must be >= 0, got {self.shots}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ConfigError(
+                f"lmcap.min_new_tokens: must be between 0 and max_new_tokens "
+                f"({self.max_new_tokens}), got {self.min_new_tokens}"
+            )
         if not 1 <= self.num_return <= self.num_beams:
             raise ConfigError(
                 f"lmcap: num_return ({self.num_return}) must be between 1 and num_beams "
@@ -162,6 +168,7 @@ class LMCap:
             num_return_sequences=self.config.num_return,
             num_beams=self.config.num_beams,
             max_new_tokens=self.config.max_new_tokens,
+            min_new_tokens=self.config.min_new_tokens,
         )
         chosen = self._rerank(embeddings, beams) if self.config.rerank else [0] * len(beams)
         return [
