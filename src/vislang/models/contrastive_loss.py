@@ -24,6 +24,16 @@ drops the other ranks' contributions to ∂L/∂x_r; it is only exact if every r
 whole N×N loss (W times the work) and multiplies it by W. The autograd gather costs one
 all-to-all in the backward pass instead. Local batches may differ in size (the last batch of an
 epoch): sizes are exchanged first and the gather pads and trims.
+
+Hard negative texts (NegCLIP)
+-----------------------------
+Both losses take optional extra texts that are true of no image in the batch: minimally changed
+false captions (foils) of the batch's own images, M of them in the global batch (m_r on rank r),
+g_k their embeddings. For CLIP they are gathered like the captions and become M more columns of
+the image→text softmax (text→image is unchanged: a foil has no image). For SigLIP each foil is
+one more negative pair with the image it was made from (``negative_owners``, a local row), a term
+of that image's row; nothing more is gathered. The per-row losses change, the argument above
+does not: the returned values stay exact across processes.
 """
 
 from __future__ import annotations
@@ -58,20 +68,30 @@ def gather_with_grad(features: torch.Tensor) -> tuple[torch.Tensor, int]:
 
 
 def clip_loss(
-    image_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor
+    image_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    logit_scale: torch.Tensor,
+    negative_text_embeds: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE over the global batch (CLIP).
 
     L = (1/2N) Σ_i [−log softmax_j(t·S_ij)_i − log softmax_j(t·S_ji)_i]: image i must pick its
     text among all N texts, and text i its image among all N images. ``image_embeds`` and
     ``text_embeds`` are this rank's (b, D) normalised pairs; ``logit_scale`` is t (not log t).
+    ``negative_text_embeds`` (m, D), this rank's hard negatives, add M columns g_k to every image's
+    softmax: its term becomes −log [exp(t·S_ii) / (Σ_j exp(t·S_ij) + Σ_k exp(t·x_i·g_k))].
     Returns ℓ_r as stated in the module docstring; with one process, L.
     """
     _check_pairs(image_embeds, text_embeds)
     all_images, offset = gather_with_grad(image_embeds)
     all_texts, _ = gather_with_grad(text_embeds)
+    candidates = all_texts
+    if negative_text_embeds is not None:
+        _check_negatives(text_embeds, negative_text_embeds)
+        all_negatives, _ = gather_with_grad(negative_text_embeds)
+        candidates = torch.cat([all_texts, all_negatives])
     targets = torch.arange(offset, offset + image_embeds.shape[0], device=image_embeds.device)
-    image_to_text = logit_scale * image_embeds @ all_texts.T
+    image_to_text = logit_scale * image_embeds @ candidates.T
     text_to_image = logit_scale * text_embeds @ all_images.T
     row_losses = F.cross_entropy(image_to_text, targets, reduction="sum") + F.cross_entropy(
         text_to_image, targets, reduction="sum"
@@ -84,6 +104,8 @@ def siglip_loss(
     text_embeds: torch.Tensor,
     logit_scale: torch.Tensor,
     logit_bias: torch.Tensor,
+    negative_text_embeds: torch.Tensor | None = None,
+    negative_owners: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sigmoid loss over every image–text pair of the global batch (SigLIP).
 
@@ -92,6 +114,8 @@ def siglip_loss(
     ``transformers``' SiglipModel. Rank r computes its b_r image rows against all N texts; only
     the texts are gathered. (The paper's ring of text chunks computes the same rows block by block
     to save memory at very large N; one gather is simpler at our scale.) ``logit_scale`` is t.
+    Hard negatives ``negative_text_embeds`` (m, D), each false of the local image
+    ``negative_owners[k]``, add −log σ(−(t·x_i·g_k + b)) to their image's row.
     Returns ℓ_r as stated in the module docstring; with one process, L.
     """
     _check_pairs(image_embeds, text_embeds)
@@ -100,7 +124,15 @@ def siglip_loss(
     signs = -torch.ones_like(logits)
     rows = torch.arange(image_embeds.shape[0], device=logits.device)
     signs[rows, rows + offset] = 1.0
-    return -F.logsigmoid(signs * logits).sum() * (world_size() / all_texts.shape[0])
+    total = -F.logsigmoid(signs * logits).sum()
+    if negative_text_embeds is not None:
+        _check_negatives(text_embeds, negative_text_embeds)
+        if negative_owners is None or negative_owners.shape != negative_text_embeds.shape[:1]:
+            raise ValueError("negative_owners: one local image row per hard negative is needed")
+        owners = image_embeds[negative_owners]
+        negative_logits = logit_scale * (owners * negative_text_embeds).sum(-1) + logit_bias
+        total = total - F.logsigmoid(-negative_logits).sum()
+    return total * (world_size() / all_texts.shape[0])
 
 
 def _check_pairs(image_embeds: torch.Tensor, text_embeds: torch.Tensor) -> None:
@@ -108,4 +140,12 @@ def _check_pairs(image_embeds: torch.Tensor, text_embeds: torch.Tensor) -> None:
         raise ValueError(
             "expected (B, D) image and text embeddings of one shape, got "
             f"{tuple(image_embeds.shape)} and {tuple(text_embeds.shape)}"
+        )
+
+
+def _check_negatives(text_embeds: torch.Tensor, negative_text_embeds: torch.Tensor) -> None:
+    if negative_text_embeds.ndim != 2 or negative_text_embeds.shape[1] != text_embeds.shape[1]:
+        raise ValueError(
+            f"expected (M, {text_embeds.shape[1]}) hard negative embeddings, "
+            f"got {tuple(negative_text_embeds.shape)}"
         )

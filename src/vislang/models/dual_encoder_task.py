@@ -18,6 +18,13 @@ permutation of the training images drawn from ``(seed, e)`` (an epoch has
 image twice), each with one caption drawn from ``(seed, step)`` among all its captions in the
 chosen languages. So a batch depends only on the seed and the step, and process ``r`` of ``N``
 takes the ``r``-th of ``N`` equal slices.
+
+With ``hard_negatives = k`` > 0 each batch image also brings up to ``k`` of its foils
+(:mod:`vislang.models.hard_negatives`): false captions that differ minimally from a true one,
+made by the world's foil generator for the training scenes (or read from a world folder's foils
+file, training split), in the language of the image's caption, drawn from ``(seed, step)``.
+They are negatives only (NegCLIP): extra columns of CLIP's image→text softmax, gathered across
+processes like the captions; extra negative pairs with their own image for SigLIP.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ from torch import nn
 
 from vislang import console
 from vislang.data.readers import read_dataset
-from vislang.data.schema import CaptionExample
+from vislang.data.schema import CaptionExample, FoilExample
 from vislang.data.world import World, WorldConfig, render_scene
+from vislang.data.world.foils import PHENOMENA
 from vislang.errors import ConfigError
 from vislang.evaluate.retrieval import (
     CaptionGallery,
@@ -54,13 +62,16 @@ from vislang.models.caption_pairs import (
     normalise,
 )
 from vislang.models.caption_tokenizer import tokenizer_fields, train_caption_tokenizer
+from vislang.models.contrastive_loss import clip_loss, siglip_loss
 from vislang.models.dual_encoder import TOKENIZER_DIR, DualEncoder
+from vislang.models.hard_negatives import FoilPool, group_foils, pad_token_rows
 from vislang.models.registry import families, load_model, preset_names, save_model
 from vislang.train import TaskContext, TrainTask, unwrap
 from vislang.train.distributed import env_rank
 from vislang.train.seeding import derive_seed
 
 SPLIT_MODES = ("iid", "compositional")
+HARD_NEGATIVE_FAMILIES = ("clip", "siglip")
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,10 @@ class DualEncoderOptions:
     ``split_mode``, captions only) is generated in memory. ``languages`` selects caption
     languages (empty: all). Training uses ``train_split``; evaluation the first ``eval_images``
     images of ``eval_split`` with all their captions in those languages.
+
+    ``hard_negatives`` is how many foils of each training image join its batch as extra
+    negative texts (0: none). A generated world then makes foils of every phenomenon for each
+    training scene; a world folder's foils file is read for ``train_split``.
     """
 
     model: str = "clip-tiny"
@@ -92,6 +107,7 @@ class DualEncoderOptions:
     eval_images: int = 1000
     eval_batch_size: int = 256
     decode_threads: int = 2
+    hard_negatives: int = 0
 
     def __post_init__(self) -> None:
         if self.split_mode not in SPLIT_MODES:
@@ -103,6 +119,8 @@ class DualEncoderOptions:
                 raise ConfigError(f"{key}: must be at least 1")
         if self.vocab_size < 0:
             raise ConfigError("vocab_size: must be >= 0 (0 keeps the model's tokenizer)")
+        if self.hard_negatives < 0:
+            raise ConfigError("hard_negatives: must be >= 0 (0: no hard negatives)")
         if "seed" in self.architecture:
             raise ConfigError("architecture.seed: the run's [train] seed initialises the model")
 
@@ -116,9 +134,14 @@ class DualEncoderTask(TrainTask):
         self.seed, self.batch_size = context.seed, context.batch_size
         self.show_progress = env_rank() == 0
         self.model_ref = self._model_reference(context)
-        train_items, eval_records, rendered = self._read(context)
+        train_items, eval_records, rendered, foils = self._read(context)
         self._tokenizer_files: tempfile.TemporaryDirectory[str] | None = None
         reference = self._build(train_items)
+        if options.hard_negatives and reference.family not in HARD_NEGATIVE_FAMILIES:
+            raise ConfigError(
+                f"{self.where}: task.hard_negatives: the {reference.family} family has no loss "
+                f"with hard negatives (only {', '.join(HARD_NEGATIVE_FAMILIES)})"
+            )
         self.pairs = CaptionPairs(
             train_items,
             reference,
@@ -126,6 +149,12 @@ class DualEncoderTask(TrainTask):
             show_progress=self.show_progress,
             description="decoding training images",
         )
+        self.foils = (
+            FoilPool([item.image_id for item in self.pairs.items], foils, reference)
+            if options.hard_negatives
+            else None
+        )
+        self._caption_languages = [lang for item in self.pairs.items for _, lang in item.captions]
         self._report_data(reference)
         self.gallery, self.eval_pixels = self._eval_set(eval_records, rendered, reference)
         self.steps_per_epoch = len(self.pairs) // self.batch_size
@@ -147,10 +176,23 @@ class DualEncoderTask(TrainTask):
         """This process's slice of step ``step``'s images and captions (see the module
         docstring): normalised pixels and padded token ids."""
         images, captions = self.selection(step)
-        shard = slice(rank * len(images) // world_size, (rank + 1) * len(images) // world_size)
+        start, stop = rank * len(images) // world_size, (rank + 1) * len(images) // world_size
+        shard = slice(start, stop)
+        if self.foils is None:
+            return {
+                "pixels": self.pairs.pixels(images[shard]),
+                "tokens": self.pairs.token_batch(captions[shard]),
+            }
+        foils, owners = self.hard_negatives(step)
+        mine = (owners >= start) & (owners < stop)
+        pairs = self.pairs
+        rows = [pairs.tokens[i] for i in captions[shard]] + [
+            self.foils.tokens[i] for i in foils[mine]
+        ]
         return {
-            "pixels": self.pairs.pixels(images[shard]),
-            "tokens": self.pairs.token_batch(captions[shard]),
+            "pixels": pairs.pixels(images[shard]),
+            "tokens": pad_token_rows(rows, pairs.pad_token_id, pairs.fixed_length, pairs.with_mask),
+            "negative_owners": torch.from_numpy(owners[mine] - start),
         }
 
     def selection(self, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -166,15 +208,36 @@ class DualEncoderTask(TrainTask):
         )
         return images, captions
 
+    def hard_negatives(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The foils of step ``step``'s global batch: positions in :attr:`foils`, and for each
+        the slot of its image in :meth:`selection`'s images (at most ``hard_negatives`` per image,
+        in the language of the image's caption)."""
+        if self.foils is None:
+            raise ConfigError(f"{self.where}: task.hard_negatives is 0")
+        images, captions = self.selection(step)
+        languages = [self._caption_languages[int(i)] for i in captions]
+        rng = np.random.default_rng(derive_seed(self.seed, "hard negatives", step))
+        return self.foils.draw(images, languages, self.options.hard_negatives, rng)
+
     def loss(
         self, model: nn.Module, batch: dict[str, Any]
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The family's contrastive loss of the batch, with the temperature (and bias) logged."""
+        """The family's contrastive loss of the batch (with its hard negatives, if any), with
+        the temperature (and bias) logged."""
         output = model(batch["pixels"], **batch["tokens"])
         metrics = {"logit_scale": float(output.logit_scale.detach())}
         if output.logit_bias is not None:
             metrics["logit_bias"] = float(output.logit_bias.detach())
-        return unwrap(model).loss(output), metrics
+        if "negative_owners" not in batch:
+            return unwrap(model).loss(output), metrics
+        size = batch["pixels"].shape[0]
+        images, texts = output.image_embeds, output.text_embeds
+        captions, foils = texts[:size], texts[size:]
+        if output.logit_bias is None:
+            return clip_loss(images, captions, output.logit_scale, foils), metrics
+        owners = batch["negative_owners"]
+        loss = siglip_loss(images, captions, output.logit_scale, output.logit_bias, foils, owners)
+        return loss, metrics
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Recall@1/5/10 both ways on the evaluation images, averaged over languages, and per
@@ -251,9 +314,15 @@ class DualEncoderTask(TrainTask):
 
     def _read(
         self, context: TaskContext
-    ) -> tuple[list[ImageCaptions], list[CaptionExample], dict[str, Image.Image] | None]:
-        """Training items (images with their captions), evaluation records, and the rendered
-        images of a generated world (``None`` for a reader's data, whose images are files)."""
+    ) -> tuple[
+        list[ImageCaptions],
+        list[CaptionExample],
+        dict[str, Image.Image] | None,
+        dict[str, list[FoilExample]],
+    ]:
+        """Training items (images with their captions), evaluation records, the rendered images
+        of a generated world (``None`` for a reader's data, whose images are files), and the
+        training images' foils by image id (empty without hard negatives)."""
         options = self.options
         splits = (options.train_split, options.eval_split)
         languages = list(options.languages) or None
@@ -276,14 +345,38 @@ class DualEncoderTask(TrainTask):
             train_items = group_by_image(records[options.train_split])
             eval_records = records[options.eval_split]
             rendered = None
+            foils = self._read_foils(spec, records[options.train_split], languages)
         else:
-            train_records, eval_records, rendered = self._generated_world(splits)
+            train_records, eval_records, rendered, foils = self._generated_world(splits)
             train_items = group_by_image(train_records, rendered)
         if not train_items:
             raise ConfigError(f"{self.where}: task: no caption records in split {splits[0]!r}")
         if not eval_records:
             raise ConfigError(f"{self.where}: task: no caption records in split {splits[1]!r}")
-        return train_items, eval_records, rendered
+        if options.hard_negatives and not foils:
+            raise ConfigError(
+                f"{self.where}: task.hard_negatives: no foil records of the training images "
+                f"in split {splits[0]!r}"
+            )
+        return train_items, eval_records, rendered, foils
+
+    def _read_foils(
+        self, spec: str, captions: list[CaptionExample], languages: list[str] | None
+    ) -> dict[str, list[FoilExample]]:
+        """The foil records of the training split, by the image id of their captions (none
+        without hard negatives)."""
+        if not self.options.hard_negatives:
+            return {}
+        dataset = read_dataset(
+            spec,
+            kinds=(FoilExample,),
+            split=self.options.train_split,
+            languages=languages,
+            on_missing_image="skip",
+            on_bad_item="skip",
+        )
+        image_ids = {str(record.image): record.image_id for record in captions}
+        return group_foils(dataset.of_kind(FoilExample), image_ids)
 
     def _resolved_spec(self, context: TaskContext) -> str:
         name, sep, path = self.options.data.partition(":")
@@ -295,9 +388,17 @@ class DualEncoderTask(TrainTask):
 
     def _generated_world(
         self, splits: tuple[str, str]
-    ) -> tuple[list[CaptionExample], list[CaptionExample], dict[str, Image.Image]]:
-        """Caption records of the two splits of a world generated in memory, and each scene's
-        image rendered as `vislang world generate` writes it."""
+    ) -> tuple[
+        list[CaptionExample],
+        list[CaptionExample],
+        dict[str, Image.Image],
+        dict[str, list[FoilExample]],
+    ]:
+        """Caption records of the two splits of a world generated in memory, each scene's image
+        rendered as `vislang world generate` writes it, and, with hard negatives, the foils of
+        every phenomenon for each training scene by scene id (the world's foil generator draws
+        each scene's foils from its own random stream, so asking for more foils leaves the
+        captions, and the first foils of a written world, as they are)."""
         options = self.options
         config = WorldConfig(
             scenes=options.scenes,
@@ -306,13 +407,14 @@ class DualEncoderTask(TrainTask):
             **({"languages": options.languages} if options.languages else {}),
             questions_per_image=0,
             statements_per_image=0,
-            foils_per_image=0,
+            foils_per_image=len(PHENOMENA) if options.hard_negatives else 0,
             winoground_rate=0.0,
             sequence_rate=0.0,
         )
         world = World(config)
         records: dict[str, list[CaptionExample]] = {split: [] for split in splits}
         images: dict[str, Image.Image] = {}
+        foils: dict[str, list[FoilExample]] = {}
         with console.progress(transient=True, disable=not self.show_progress) as bar:
             task = bar.add_task("generating the world", total=config.scenes)
             for index in range(config.scenes):
@@ -320,11 +422,15 @@ class DualEncoderTask(TrainTask):
                 if split in records:
                     item = world.item(index)
                     records[split] += item.records["captions"]
+                    if split == splits[0] and item.records["foils"]:
+                        foils[item.scene.id] = [
+                            r for r in item.records["foils"] if isinstance(r, FoilExample)
+                        ]
                     images[item.scene.id] = render_scene(
                         item.scene, config.image_size, texture=config.texture
                     )
                 bar.advance(task)
-        return records[splits[0]], records[splits[1]], images
+        return records[splits[0]], records[splits[1]], images, foils
 
     def _eval_set(
         self,
