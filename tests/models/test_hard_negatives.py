@@ -1,18 +1,24 @@
 """Hard negatives (NegCLIP) in the dual-encoder task: the losses with extra negative texts against
 hand computations, the foils drawn (false of their image, training scenes only, in the caption's
-language, from the world's generator or a world folder's foils file), determinism and resume."""
+language, from the world's generator or a world folder's foils file), determinism, resume, and
+two processes equal to one."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 import torch.nn.functional as F
+from ddp_hard_negatives_worker import FAMILIES, STEP, micro_task, run
 
 from vislang.data.world import World, WorldConfig, frames, write_world
 from vislang.data.world.foils import PHENOMENA, foil_frames
@@ -294,3 +300,42 @@ def test_training_with_hard_negatives_resumes_to_the_same_weights(
         return [json.loads(line)["loss"] for line in lines if '"loss"' in line]
 
     assert losses("crash") == losses("whole") and len(losses("whole")) >= 4
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the hard-negatives worker on two processes once; the directory of their results."""
+    out_dir = tmp_path_factory.mktemp("ddp")
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(Path(__file__).with_name("ddp_hard_negatives_worker.py")),
+        str(out_dir),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return out_dir
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_two_processes_with_hard_negatives_equal_one(ddp_results: Path, model: str) -> None:
+    built = micro_task(model)
+    whole = built.batch(STEP, 0, 1)
+    assert len(whole["negative_owners"]) > built.batch_size  # two foils for most images
+    single = run(built.build_model().double(), built, whole)
+    ranks = [
+        safetensors.torch.load_file(ddp_results / f"{model}.rank{rank}.safetensors")
+        for rank in range(2)
+    ]
+    tolerance = {"rtol": 1e-9, "atol": 1e-12}
+    torch.testing.assert_close(
+        (ranks[0]["loss"] + ranks[1]["loss"]) / 2, single["loss"], **tolerance
+    )
+    parameters = [key for key in single if key.startswith("param.")]
+    for result in ranks:
+        for key in parameters:
+            torch.testing.assert_close(result[key], single[key], **tolerance, msg=key)
