@@ -174,7 +174,9 @@ class DualEncoderTask(TrainTask):
 
     def batch(self, step: int, rank: int, world_size: int) -> dict[str, Any]:
         """This process's slice of step ``step``'s images and captions (see the module
-        docstring): normalised pixels and padded token ids."""
+        docstring): normalised pixels and padded token ids. With hard negatives the token ids
+        of the slice's foils follow the captions', and ``negative_owners`` gives each foil's
+        image (a row of the slice)."""
         images, captions = self.selection(step)
         start, stop = rank * len(images) // world_size, (rank + 1) * len(images) // world_size
         shard = slice(start, stop)
@@ -467,6 +469,12 @@ class DualEncoderTask(TrainTask):
                 else ""
             )
         )
+        if self.foils is not None:
+            console.log(
+                f"hard negatives: {len(self.foils)} foils of the training images, "
+                f"{self.options.hard_negatives} per image and step"
+                + (f"; {self.foils.truncated} cut" if self.foils.truncated else "")
+            )
 
     def _permutation(self, epoch: int) -> np.ndarray:
         if epoch not in self._permutations:
