@@ -8,7 +8,7 @@ gets the same number of optimiser steps (``--steps``) and the recipe's batch siz
 pool is read for many epochs and a large one for few: the curve shows what more *distinct* data
 buys at a fixed compute budget.
 
-The connector is the best of the connector table (``--connector``, default ``mlp``). Each model
+The connector is the best of the connector table (``--connector``, default ``linear``). Each model
 answers the i.i.d. test questions of ``vlm_runs.eval_set``; the script prints accuracy per size
 (overall, colour, shape) beside the language prior and the majority answer, and draws
 ``OUT/sample_efficiency.png`` (accuracy against N, log scale) and writes ``OUT/results.json``.
@@ -44,7 +44,7 @@ SHOWN = ("all", "colour", "shape")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench-vlm-sample-efficiency"))
-    parser.add_argument("--connector", default="mlp", choices=sorted(SMALL_GRID_OPTIONS))
+    parser.add_argument("--connector", default="linear", choices=sorted(SMALL_GRID_OPTIONS))
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES))
     parser.add_argument("--workers", type=int, default=1, help="Runs trained at once.")
     parser.add_argument("--steps", type=int, default=1000, help="Optimiser steps of every run.")

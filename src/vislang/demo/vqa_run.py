@@ -52,6 +52,9 @@ LM_MINUTES = {False: 1.5, True: 0.5}
 """Budget of the language model's training when no earlier section left one."""
 TYPES = ("colour", "shape", "count", "existence", "relation")
 EXAMPLE_QUESTIONS = 3
+LOOKING_MARGIN = 0.1
+"""Gain on colour questions over the no-image language model below which the report says the
+models do not use the image yet."""
 WORKER_LOG = "worker.log"
 
 
@@ -248,6 +251,14 @@ def _markdown(summary: dict[str, Any], quick: bool) -> str:
         + " | ".join(f"{100 * prior['by_type'].get(t, 0):.1f}" for t in TYPES)
         + f" | {100 * prior['accuracy']:.1f} |"
     )
+    colour = max(row["by_type"].get("colour", 0) for row in summary["connectors"].values())
+    if colour - prior["by_type"].get("colour", 0) < LOOKING_MARGIN:
+        lines += [
+            "",
+            "At this budget no connector has learned to use the image yet (colour questions "
+            "barely beat the language model without it): trained with the `vlm-world` recipe, "
+            "the models start to look after 500-750 steps (docs/vlm.md).",
+        ]
     lines += [
         "",
         f"Answers of the best model (`{summary['best']}`) to the same question in every "
