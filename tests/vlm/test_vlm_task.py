@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import safetensors.torch
 import torch
+from PIL import Image
 from tiny_parts import save_parts
 from typer.testing import CliRunner
 
@@ -231,14 +232,21 @@ def test_a_flamingo_stage_opens_its_gates_and_leaves_the_lm_unchanged(parts, tmp
 
 
 @pytest.mark.slow
-def test_the_quick_recipes_run_one_after_the_other(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize(("recipes", "family"), [("vlm", PrefixVLM), ("flamingo", FlamingoVLM)])
+def test_the_quick_recipes_run_one_after_the_other_and_answer(
+    tmp_path, monkeypatch, recipes, family
+) -> None:
     monkeypatch.chdir(tmp_path)  # stage 2 finds stage 1 under the working directory
-    for stage in ("vlm-stage1-quick", "vlm-stage2-quick"):
+    for stage in (f"{recipes}-stage1-quick", f"{recipes}-stage2-quick"):
         result = CliRunner().invoke(app, ["train", stage, "--out", f"runs/{stage}", "--json"])
         assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"vqa", "cider"} <= set(summary["final_metrics"])
-    assert isinstance(load_model(tmp_path / "runs" / "vlm-stage2-quick" / "model"), PrefixVLM)
+    model = load_model(tmp_path / "runs" / f"{recipes}-stage2-quick" / "model")
+    assert isinstance(model, family)
+    image = Image.new("RGB", (64, 64), (200, 30, 30))
+    answers = model.answer([image, image], ["What colour is the circle?", "Wie viele Objekte?"])
+    assert len(answers) == 2 and all(isinstance(answer, str) for answer in answers)
 
 
 @pytest.mark.parametrize(
