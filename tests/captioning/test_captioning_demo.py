@@ -27,7 +27,7 @@ def reduced_tables(recipe: str, context: DemoContext) -> dict[str, Any]:
     tables = ORIGINAL_TABLES(recipe, context)
     tables["train"].update(steps=3, warmup_steps=1, log_every=1, batch_size=8)
     if recipe.startswith("lm-stage0"):
-        tables["task"].update(scenes=40, eval_texts=10)
+        tables["task"]["eval_texts"] = 10
     return tables
 
 
@@ -37,6 +37,7 @@ def section_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoContext, 
     patch.setattr(captioning_run, "_tables", reduced_tables)
     patch.setitem(captioning_run.SCENES, True, SCENES)
     patch.setitem(captioning_run.EVAL_IMAGES, True, EVAL_IMAGES)
+    patch.setitem(captioning_run.LM_STEPS, True, 3)
     context = DemoContext(tmp_path_factory.mktemp("demo") / "run", quick=True, log=lambda _: None)
     try:
         result = CaptioningSection().run(context)
