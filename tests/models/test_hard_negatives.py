@@ -166,9 +166,9 @@ def test_no_hard_negatives_leave_the_losses_as_they_were() -> None:
 # --- the foils drawn ------------------------------------------------------------------------
 
 
-def _scene_foils(world: World, index: int) -> dict[str, frames.Caption]:
+def _scene_foils(world: World, index: int) -> dict[str, tuple[str, frames.Caption]]:
     """Every foil the world's generator makes for scene ``index``, by its text in each language,
-    with the frame it realises."""
+    with its phenomenon and the frame it realises."""
     config = world.config
     made = foil_frames(
         world.scene(index),
@@ -178,8 +178,8 @@ def _scene_foils(world: World, index: int) -> dict[str, frames.Caption]:
         len(PHENOMENA),
     )
     return {
-        f"{language}:{text}": foil
-        for _, _, foil in made
+        f"{language}:{text}": (phenomenon, foil)
+        for phenomenon, _, foil in made
         for language, text in zip(config.languages, world.say(foil), strict=True)
     }
 
@@ -201,11 +201,28 @@ def test_foils_are_false_of_their_image_from_training_scenes_in_the_caption_s_la
             index = int(item.image_id.removeprefix("s"))
             assert world.split_of(index) == "train"
             language = item.captions[int(captions[slot]) - built.pairs.caption_start[image]][1]
-            frame = _scene_foils(world, index)[f"{language}:{built.foils.texts[foil]}"]
+            _, frame = _scene_foils(world, index)[f"{language}:{built.foils.texts[foil]}"]
             assert not frames.holds(frame, world.scene(index))
             checked += 1
     per_image = 2 if source == "generated" else 1  # a folder's world has 2 foils per image
     assert checked >= per_image * built.steps_per_epoch * built.batch_size * 0.9
+
+
+def test_hard_negative_phenomena_keeps_only_those_foils() -> None:
+    built = task(hard_negative_phenomena=["attribute_swap", "spatial_relation"])
+    world = World(WorldConfig(scenes=SCENES, languages=LANGUAGES, split="compositional"))
+    seen = set()
+    for step in range(built.steps_per_epoch):
+        images = built.selection(step)[0]
+        foils, owners = built.hard_negatives(step)
+        for foil, slot in zip(foils, owners, strict=True):
+            item = built.pairs.items[int(images[slot])]
+            made = _scene_foils(world, int(item.image_id.removeprefix("s")))
+            texts = {text.partition(":")[2]: phenomenon for text, (phenomenon, _) in made.items()}
+            seen.add(texts[built.foils.texts[foil]])
+    assert seen == {"attribute_swap", "spatial_relation"}
+    with pytest.raises(ConfigError, match="hard_negative_phenomena: colour_swap unknown"):
+        task(hard_negative_phenomena=["colour_swap"])
 
 
 def test_foils_depend_only_on_seed_and_step_and_shards_make_the_global_batch(

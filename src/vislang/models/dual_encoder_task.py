@@ -92,6 +92,7 @@ class DualEncoderOptions:
     ``hard_negatives`` is how many foils of each training image join its batch as extra
     negative texts (0: none). A generated world then makes foils of every phenomenon for each
     training scene; a world folder's foils file is read for ``train_split``.
+    ``hard_negative_phenomena`` keeps only the foils of these phenomena (empty: all).
     """
 
     model: str = "clip-tiny"
@@ -108,6 +109,7 @@ class DualEncoderOptions:
     eval_batch_size: int = 256
     decode_threads: int = 2
     hard_negatives: int = 0
+    hard_negative_phenomena: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.split_mode not in SPLIT_MODES:
@@ -121,6 +123,12 @@ class DualEncoderOptions:
             raise ConfigError("vocab_size: must be >= 0 (0 keeps the model's tokenizer)")
         if self.hard_negatives < 0:
             raise ConfigError("hard_negatives: must be >= 0 (0: no hard negatives)")
+        unknown = sorted(set(self.hard_negative_phenomena) - set(PHENOMENA))
+        if unknown:
+            raise ConfigError(
+                f"hard_negative_phenomena: {', '.join(unknown)} unknown; "
+                f"the world's phenomena are {', '.join(PHENOMENA)}"
+            )
         if "seed" in self.architecture:
             raise ConfigError("architecture.seed: the run's [train] seed initialises the model")
 
@@ -355,6 +363,10 @@ class DualEncoderTask(TrainTask):
             raise ConfigError(f"{self.where}: task: no caption records in split {splits[0]!r}")
         if not eval_records:
             raise ConfigError(f"{self.where}: task: no caption records in split {splits[1]!r}")
+        if options.hard_negative_phenomena:
+            kept = set(options.hard_negative_phenomena)
+            foils = {k: [r for r in v if r.phenomenon in kept] for k, v in foils.items()}
+            foils = {k: v for k, v in foils.items() if v}
         if options.hard_negatives and not foils:
             raise ConfigError(
                 f"{self.where}: task.hard_negatives: no foil records of the training images "
