@@ -9,10 +9,16 @@ appends an instance to :data:`SECTIONS`. Sections read what earlier ones made fr
 from __future__ import annotations
 
 from vislang.demo.runner import Section
+from vislang.demo.sections.captioning import CaptioningSection
 from vislang.demo.sections.dual_encoders import DualEncoderSection
 from vislang.demo.sections.probes import ProbeSection
 from vislang.demo.sections.world import WorldSection
 
-SECTIONS: list[Section] = [WorldSection(), DualEncoderSection(), ProbeSection()]
+SECTIONS: list[Section] = [
+    WorldSection(),
+    DualEncoderSection(),
+    CaptioningSection(),
+    ProbeSection(),
+]
 
 __all__ = ["SECTIONS"]
