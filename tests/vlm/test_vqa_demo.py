@@ -7,6 +7,7 @@ from tiny_parts import save_parts
 
 from vislang.data.world import write_world
 from vislang.demo.runner import DemoContext
+from vislang.demo.sections import SECTIONS
 from vislang.demo.sections.vqa import VQASection
 from vislang.models.connectors import SMALL_GRID_OPTIONS
 from vislang.models.vlm_data import world_config
@@ -36,3 +37,8 @@ def test_the_section_compares_every_connector_with_the_language_prior(tmp_path) 
     assert "| language model, no image |" in result.markdown
     assert all(path.is_file() for path in result.files)
     assert context.shared["vlm_dir"] == tmp_path / "run" / "vqa" / summary["best"] / "model"
+
+
+def test_the_section_runs_after_captioning_and_before_the_probes() -> None:
+    names = [section.name for section in SECTIONS]
+    assert names.index("captioning") < names.index("vqa") < names.index("probes")

@@ -12,12 +12,14 @@ from vislang.demo.runner import Section
 from vislang.demo.sections.captioning import CaptioningSection
 from vislang.demo.sections.dual_encoders import DualEncoderSection
 from vislang.demo.sections.probes import ProbeSection
+from vislang.demo.sections.vqa import VQASection
 from vislang.demo.sections.world import WorldSection
 
 SECTIONS: list[Section] = [
     WorldSection(),
     DualEncoderSection(),
     CaptioningSection(),
+    VQASection(),
     ProbeSection(),
 ]
 
