@@ -26,15 +26,13 @@ does for the text), and for beam search each sequence's visual tokens are repeat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
-from torch import nn
 
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import IGNORE_INDEX, CausalLM, CausalLMConfig
-from vislang.models.connectors import Connector, ConnectorConfig, build_connector
+from vislang.models.connectors import Connector, ConnectorConfig
 from vislang.models.cross_attention import CrossAttentionConfig, insert_cross_attention
 from vislang.models.lm_tokenizer import IMAGE_TOKEN, SPECIAL_TOKENS
 from vislang.models.registry import register_family
@@ -43,7 +41,6 @@ from vislang.models.vision_language import (
     QUESTION_TEMPLATE,
     VisionLanguageModel,
     VLMOutput,
-    check_image_token,
     image_slots,
     require_image_token,
 )
@@ -79,7 +76,7 @@ class FlamingoVLM(VisionLanguageModel):
     def __init__(
         self, config: FlamingoConfig, vision: VisionTower, connector: Connector, lm: CausalLM
     ) -> None:
-        super().__init__(vision, connector, lm)
+        super().__init__(config, vision, connector, lm)
         xattn = config.cross_attention
         if xattn.encoder_dim != connector.text_dim:
             raise ConfigError(
@@ -91,17 +88,10 @@ class FlamingoVLM(VisionLanguageModel):
                 f"{config.name}: Flamingo's cross-attention is gated and placed before the "
                 "blocks (position='before_block', gated=true)"
             )
-        check_image_token(config.name, lm, config.image_token_id)
-        if config.image_positions < 0:
-            raise ConfigError(f"{config.name}: image_positions must be >= 0")
-        self.config = config
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.cross_attention = insert_cross_attention(lm.model, xattn)
-        self.image_position: nn.Embedding | None = None
-        if config.image_positions > 0:
-            self.image_position = nn.Embedding(config.image_positions, connector.text_dim)
-            nn.init.zeros_(self.image_position.weight)
+        self.image_position = self._image_position_embedding(connector.text_dim)
 
     # --- construction ------------------------------------------------------------------------
 
@@ -125,16 +115,6 @@ class FlamingoVLM(VisionLanguageModel):
                 image_token_id=SPECIAL_TOKENS.index(IMAGE_TOKEN),
             )
         }
-
-    @classmethod
-    def from_config(cls, config: FlamingoConfig, files: str | Path | None = None) -> FlamingoVLM:
-        """A model with weights freshly initialised from the seeds; ``files`` is a saved model's
-        folder, whose ``tokenizer/`` the LM reads."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            vision = VisionTower.from_config(config.vision)
-            connector = build_connector(config.connector)
-        return cls(config, vision, connector, CausalLM.from_config(config.lm, files))
 
     @classmethod
     def from_parts(
@@ -170,10 +150,7 @@ class FlamingoVLM(VisionLanguageModel):
             image_positions=image_positions,
             seed=seed,
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            bridge = build_connector(config.connector)
-        return cls(config, vision, bridge, lm)
+        return cls._with_fresh_connector(config, vision, lm)
 
     # --- forward ------------------------------------------------------------------------------
 

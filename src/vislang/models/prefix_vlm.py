@@ -32,11 +32,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
-from torch import nn
 
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import IGNORE_INDEX, CausalLM, CausalLMConfig
-from vislang.models.connectors import Connector, ConnectorConfig, build_connector
+from vislang.models.connectors import Connector, ConnectorConfig
 from vislang.models.lm_tokenizer import IMAGE_TOKEN, SPECIAL_TOKENS
 from vislang.models.registry import register_family
 from vislang.models.vision_language import (
@@ -44,7 +43,6 @@ from vislang.models.vision_language import (
     QUESTION_TEMPLATE,
     VisionLanguageModel,
     VLMOutput,
-    check_image_token,
     image_slots,
     require_image_token,
 )
@@ -79,20 +77,13 @@ class PrefixVLM(VisionLanguageModel):
     def __init__(
         self, config: PrefixVLMConfig, vision: VisionTower, connector: Connector, lm: CausalLM
     ) -> None:
-        super().__init__(vision, connector, lm)
+        super().__init__(config, vision, connector, lm)
         if connector.text_dim != lm.hidden_size:
             raise ConfigError(
                 f"{config.name}: the connector gives {connector.text_dim}-wide tokens, the "
                 f"language model takes {lm.hidden_size}"
             )
-        check_image_token(config.name, lm, config.image_token_id)
-        if config.image_positions < 0:
-            raise ConfigError(f"{config.name}: image_positions must be >= 0")
-        self.config = config
-        self.image_position: nn.Embedding | None = None
-        if config.image_positions > 0:
-            self.image_position = nn.Embedding(config.image_positions, lm.hidden_size)
-            nn.init.zeros_(self.image_position.weight)
+        self.image_position = self._image_position_embedding(lm.hidden_size)
 
     # --- construction ------------------------------------------------------------------------
 
@@ -112,17 +103,6 @@ class PrefixVLM(VisionLanguageModel):
                 image_token_id=SPECIAL_TOKENS.index(IMAGE_TOKEN),
             )
         }
-
-    @classmethod
-    def from_config(cls, config: PrefixVLMConfig, files: str | Path | None = None) -> PrefixVLM:
-        """A model with weights freshly initialised from the seeds (the vision tower and the
-        connector from ``config.seed``, the LM from ``config.lm.seed``); ``files`` is a saved
-        model's folder, whose ``tokenizer/`` the LM reads."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            vision = VisionTower.from_config(config.vision)
-            connector = build_connector(config.connector)
-        return cls(config, vision, connector, CausalLM.from_config(config.lm, files))
 
     @classmethod
     def from_parts(
@@ -149,10 +129,7 @@ class PrefixVLM(VisionLanguageModel):
             image_positions=image_positions,
             seed=seed,
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            bridge = build_connector(config.connector)
-        return cls(config, vision, bridge, lm)
+        return cls._with_fresh_connector(config, vision, lm)
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | Path) -> PrefixVLM:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import torch
 from torch import nn
@@ -36,7 +36,7 @@ from vislang.data.images import ImageSource
 from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError, ImageDecodeError
 from vislang.models.causal_lm import CausalLM, TextLikelihood, token_log_likelihoods
-from vislang.models.connectors import Connector
+from vislang.models.connectors import Connector, build_connector
 from vislang.models.lm_tokenizer import IMAGE_TOKEN
 from vislang.models.vision_tower import VisionTower
 
@@ -45,6 +45,8 @@ QUESTION_TEMPLATE = IMAGE_TOKEN + "{question}"
 
 CAPTION_TEMPLATE = IMAGE_TOKEN + "{language}:"
 """Default caption prompt: the image, then the language code and a colon (``<image>de:``)."""
+
+_VLM = TypeVar("_VLM", bound="VisionLanguageModel")
 
 ANSWER_MAX_NEW_TOKENS = 16
 """Default longest answer, in tokens, wherever a model answers questions (``answer``, ``vislang
@@ -62,14 +64,16 @@ class VLMOutput(NamedTuple):
 class VisionLanguageModel(nn.Module, abc.ABC):
     """Vision tower + connector + causal LM; see the module docstring.
 
-    Subclasses set ``config`` (a dataclass with ``name``, ``image_token_id``,
-    ``question_template`` and ``caption_template``) and implement :meth:`forward` and
-    :meth:`_generate_tokens`.
+    A family's ``config`` is a dataclass with ``name``, ``vision``, ``connector``, ``lm``,
+    ``image_token_id``, ``image_positions``, ``question_template``, ``caption_template`` and
+    ``seed``; the family implements :meth:`forward` and :meth:`_generate_tokens`.
     """
 
     config: Any
 
-    def __init__(self, vision: VisionTower, connector: Connector, lm: CausalLM) -> None:
+    def __init__(
+        self, config: Any, vision: VisionTower, connector: Connector, lm: CausalLM
+    ) -> None:
         super().__init__()
         if connector.vision_dim != vision.hidden_size:
             raise ConfigError(
@@ -80,6 +84,43 @@ class VisionLanguageModel(nn.Module, abc.ABC):
         self.vision = vision
         self.connector = connector
         self.lm = lm
+        check_image_token(config.name, lm, config.image_token_id)
+        if config.image_positions < 0:
+            raise ConfigError(f"{config.name}: image_positions must be >= 0")
+        self.config = config
+
+    # --- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls: type[_VLM], config: Any, files: str | Path | None = None) -> _VLM:
+        """A model with weights freshly initialised from the seeds (the vision tower and the
+        connector from ``config.seed``, the LM from ``config.lm.seed``); ``files`` is a saved
+        model's folder, whose ``tokenizer/`` the LM reads."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            vision = VisionTower.from_config(config.vision)
+            connector = build_connector(config.connector)
+        return cls(config, vision, connector, CausalLM.from_config(config.lm, files))
+
+    @classmethod
+    def _with_fresh_connector(
+        cls: type[_VLM], config: Any, vision: VisionTower, lm: CausalLM
+    ) -> _VLM:
+        """The model of ``config`` around ``vision`` and ``lm`` with a new connector initialised
+        from ``config.seed``."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            connector = build_connector(config.connector)
+        return cls(config, vision, connector, lm)
+
+    def _image_position_embedding(self, width: int) -> nn.Embedding | None:
+        """``config.image_positions`` learned ``width``-wide image-position embeddings, all zero
+        (None when the config has none)."""
+        if self.config.image_positions == 0:
+            return None
+        embedding = nn.Embedding(self.config.image_positions, width)
+        nn.init.zeros_(embedding.weight)
+        return embedding
 
     # --- the parts ------------------------------------------------------------------------------
 
