@@ -21,13 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-from tokenizers.trainers import BpeTrainer
+from tokenizers import processors
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
-from vislang.errors import ConfigError
-from vislang.models.lm_tokenizer import PRETOKENIZE_PATTERN
+from vislang.models.lm_tokenizer import train_byte_level_bpe
 
 PAD_TOKEN, EOS_TOKEN, BOS_TOKEN = "<pad>", "</s>", "<s>"
 SPECIAL_TOKENS = (PAD_TOKEN, EOS_TOKEN, BOS_TOKEN)
@@ -41,27 +39,7 @@ def train_caption_tokenizer(
     """A BPE tokenizer of at most ``vocab_size`` entries trained on ``captions`` that wraps each
     text as ``<s> text </s>`` and truncates to ``max_length`` tokens (keeping ``</s>``).
     Deterministic: the same captions, in any order, give the same tokenizer."""
-    if vocab_size < MIN_VOCAB_SIZE:
-        raise ConfigError(
-            f"vocab_size must be at least {MIN_VOCAB_SIZE} (256 bytes and "
-            f"{len(SPECIAL_TOKENS)} special tokens), got {vocab_size}"
-        )
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(PRETOKENIZE_PATTERN), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(captions, trainer)
+    tokenizer = train_byte_level_bpe(captions, vocab_size, SPECIAL_TOKENS)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS_TOKEN} $A {EOS_TOKEN}",
         special_tokens=[(token, tokenizer.token_to_id(token)) for token in (BOS_TOKEN, EOS_TOKEN)],

@@ -24,7 +24,7 @@ Training is deterministic: the same texts (in any order) give byte-identical ``t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -58,10 +58,28 @@ def train_tokenizer(
     The result has exactly ``vocab_size`` entries unless the texts offer fewer merges (a small
     corpus); the special tokens have ids 0–3 (see the module docstring).
     """
-    if vocab_size < MIN_VOCAB_SIZE:
+    tokenizer = train_byte_level_bpe(texts, vocab_size, SPECIAL_TOKENS)
+    bos_id = tokenizer.token_to_id(BOS_TOKEN)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS_TOKEN} $A",
+        pair=f"{BOS_TOKEN} $A $B",
+        special_tokens=[(BOS_TOKEN, bos_id)],
+    )
+    return _wrap(tokenizer, model_max_length)
+
+
+def train_byte_level_bpe(
+    texts: Iterable[str], vocab_size: int, special_tokens: Sequence[str]
+) -> Tokenizer:
+    """A byte-level BPE ``tokenizers.Tokenizer`` of at most ``vocab_size`` entries trained on
+    ``texts`` with NFC normalisation, :data:`PRETOKENIZE_PATTERN` and ``special_tokens`` first (ids
+    0, 1, ...); no post-processor. A ConfigError when ``vocab_size`` is below the 256 bytes plus
+    the special tokens."""
+    smallest = 256 + len(special_tokens)
+    if vocab_size < smallest:
         raise ConfigError(
-            f"vocab_size must be at least {MIN_VOCAB_SIZE} (256 bytes and "
-            f"{len(SPECIAL_TOKENS)} special tokens), got {vocab_size}"
+            f"vocab_size must be at least {smallest} (256 bytes and "
+            f"{len(special_tokens)} special tokens), got {vocab_size}"
         )
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
@@ -74,18 +92,12 @@ def train_tokenizer(
     tokenizer.decoder = decoders.ByteLevel()
     trainer = BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
-    bos_id = tokenizer.token_to_id(BOS_TOKEN)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{BOS_TOKEN} $A",
-        pair=f"{BOS_TOKEN} $A $B",
-        special_tokens=[(BOS_TOKEN, bos_id)],
-    )
-    return _wrap(tokenizer, model_max_length)
+    return tokenizer
 
 
 def stage0_tokenizer(vocab_size: int, model_max_length: int = 1024) -> PreTrainedTokenizerBase:
