@@ -33,7 +33,6 @@ file — except in the recipes shipped with vislang, whose paths are relative to
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vislang import console
@@ -59,7 +57,7 @@ from vislang.models.caption_data import (
     read_captioned,
 )
 from vislang.models.captioning import marks_words, token_counter
-from vislang.models.causal_lm import IGNORE_INDEX, CausalLM
+from vislang.models.causal_lm import CausalLM, next_token_loss
 from vislang.models.cross_attention import CrossAttentionConfig
 from vislang.models.dual_encoder import DualEncoder
 from vislang.models.registry import load_model, save_model
@@ -253,15 +251,7 @@ class CaptionTask(TrainTask):
         """Summed cross-entropy over the caption tokens of the shard, over its share of the
         global batch's caption tokens."""
         logits = model(batch["features"], batch["input_ids"], batch["attention_mask"])
-        targets = batch["labels"][:, 1:]
-        summed = F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-            targets.reshape(-1),
-            ignore_index=IGNORE_INDEX,
-            reduction="sum",
-        )
-        tokens = int((targets != IGNORE_INDEX).sum())
-        return summed / batch["token_share"], {"ppl": math.exp(float(summed.detach()) / tokens)}
+        return next_token_loss(logits, batch["labels"], batch["token_share"])
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """CIDEr-D and BLEU-4 per language (``CIDEr-D_<code>``) and averaged over the

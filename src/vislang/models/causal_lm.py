@@ -22,6 +22,7 @@ minutes on a CPU (:mod:`vislang.models.lm_pretrain`). :func:`build_on_meta` buil
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -437,6 +438,23 @@ def token_log_likelihoods(
     return (picked * scored).sum(dim=1), scored.sum(dim=1)
 
 
+def next_token_loss(
+    logits: torch.Tensor, labels: torch.Tensor, token_share: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """A shard's training loss: the summed cross-entropy of its labelled tokens (position t
+    predicts label t + 1; ``-100`` labels are skipped; computed in float32) over ``token_share``,
+    its share of the global batch's labelled tokens; and its perplexity (``ppl``)."""
+    targets = labels[:, 1:]
+    summed = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+        targets.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    tokens = int((targets != IGNORE_INDEX).sum())
+    return summed / token_share, {"ppl": math.exp(float(summed.detach()) / tokens)}
+
+
 def decoder_layers(model: PreTrainedModel) -> nn.ModuleList:
     """The decoder blocks of a ``transformers`` causal LM, in order (GPT-2: ``transformer.h``;
     Llama and XGLM: ``model.layers``)."""
@@ -568,5 +586,6 @@ __all__ = [
     "TextLikelihood",
     "build_on_meta",
     "decoder_layers",
+    "next_token_loss",
     "token_log_likelihoods",
 ]

@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vislang.errors import ConfigError
-from vislang.models.causal_lm import IGNORE_INDEX, CausalLM, CausalLMConfig
+from vislang.models.causal_lm import IGNORE_INDEX, CausalLM, CausalLMConfig, next_token_loss
 from vislang.models.lm_corpus import (
     STAGE0_WORLD,
     TEXT_KINDS,
@@ -140,15 +139,7 @@ class LMPretrainTask(TrainTask):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Summed next-token cross-entropy of the shard over its share of the global tokens."""
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        targets = batch["labels"][:, 1:]
-        summed = F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-            targets.reshape(-1),
-            ignore_index=IGNORE_INDEX,
-            reduction="sum",
-        )
-        tokens = int((targets != IGNORE_INDEX).sum())
-        return summed / batch["token_share"], {"ppl": math.exp(float(summed.detach()) / tokens)}
+        return next_token_loss(logits, batch["labels"], batch["token_share"])
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Perplexity of the held-out texts per language (``ppl_<code>``), per kind

@@ -34,7 +34,6 @@ merged into the language model's weights.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vislang import console
@@ -51,7 +49,7 @@ from vislang.data.schema import CaptionExample, VQAExample
 from vislang.errors import ConfigError
 from vislang.evaluate.vqa import score_vqa
 from vislang.metrics.caption_scores import score_captions
-from vislang.models.causal_lm import IGNORE_INDEX, CausalLM
+from vislang.models.causal_lm import IGNORE_INDEX, CausalLM, next_token_loss
 from vislang.models.flamingo import FlamingoVLM
 from vislang.models.lora import add_lora, has_lora, merge_lora
 from vislang.models.prefix_vlm import PrefixVLM
@@ -236,15 +234,7 @@ class VLMTask(TrainTask):
             labels=batch["labels"],
             features=batch["features"],
         )
-        targets = output.labels[:, 1:]
-        summed = F.cross_entropy(
-            output.logits[:, :-1].reshape(-1, output.logits.shape[-1]).float(),
-            targets.reshape(-1),
-            ignore_index=IGNORE_INDEX,
-            reduction="sum",
-        )
-        tokens = int((targets != IGNORE_INDEX).sum())
-        return summed / batch["token_share"], {"ppl": math.exp(float(summed.detach()) / tokens)}
+        return next_token_loss(output.logits, output.labels, batch["token_share"])
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """VQA accuracy (overall, per question type, per language) on the evaluation sample,
