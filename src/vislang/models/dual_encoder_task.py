@@ -138,7 +138,7 @@ class DualEncoderTask(TrainTask):
 
     def __init__(self, context: TaskContext) -> None:
         self.options = options = context.options_as(DualEncoderOptions)
-        self.where = str(context.source) if context.source is not None else "config"
+        self.where = context.where
         self.seed, self.batch_size = context.seed, context.batch_size
         self.show_progress = env_rank() == 0
         self.model_ref = self._model_reference(context)

@@ -83,7 +83,7 @@ class LMPretrainTask(TrainTask):
 
     def __init__(self, context: TaskContext) -> None:
         self.options = options = context.options_as(LMPretrainOptions)
-        self.where = str(context.source) if context.source is not None else "config"
+        self.where = context.where
         self.seed, self.batch_size = context.seed, context.batch_size
         train_texts, val_texts = self._read_texts(context)
         if not train_texts or not val_texts:

@@ -154,7 +154,7 @@ class VLMTask(TrainTask):
 
     def __init__(self, context: TaskContext) -> None:
         self.options = options = context.options_as(VLMTaskOptions)
-        self.where = str(context.source) if context.source is not None else "config"
+        self.where = context.where
         self.seed, self.batch_size = context.seed, context.batch_size
         self.show_progress = env_rank() == 0
         self.base = _reference_base(context)

@@ -35,10 +35,14 @@ class TaskContext:
     source: Path | None  # the config file, for error messages
     base_dir: Path  # relative paths in options are relative to this folder
 
+    @property
+    def where(self) -> str:
+        """The config file, as error messages name it (``"config"`` when there is none)."""
+        return str(self.source) if self.source is not None else "config"
+
     def options_as(self, cls: type[T]) -> T:
         """The ``[task]`` options as dataclass ``cls``; unknown or mistyped keys are errors."""
-        where = str(self.source) if self.source is not None else "config"
-        return parse_dataclass(cls, self.options, where=where, prefix="task")
+        return parse_dataclass(cls, self.options, where=self.where, prefix="task")
 
     def resolve_path(self, path: str | Path) -> Path:
         """``path`` from the options, made absolute against :attr:`base_dir`."""
