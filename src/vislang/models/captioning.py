@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import CausalLM
 from vislang.models.dual_encoder import DualEncoder
@@ -80,6 +81,30 @@ class Captioner(Protocol):
     ) -> list[CaptionResult]:
         """The same for images given by the encoder's patch features (B, N, D) and pooled
         embeddings (B, dim)."""
+
+
+class EncoderLMCaptioner:
+    """What a captioner of a dual encoder (``encoder``) and a causal LM (``lm``) that retrieves
+    ``config.retrieval.keep`` captions per image tells about itself; its class sets the three
+    attributes."""
+
+    encoder: DualEncoder
+    lm: CausalLM
+    config: Any
+
+    @property
+    def preprocess(self) -> PreprocessConfig:
+        """How the image encoder wants its pixels."""
+        return self.encoder.preprocess
+
+    @property
+    def eos(self) -> str:
+        """The LM's end-of-text token (the ``{eos}`` of templates)."""
+        return str(self.lm.tokenizer.eos_token)
+
+    def uses_retrieval(self) -> bool:
+        """Whether the prompts hold retrieved captions (K > 0)."""
+        return self.config.retrieval.keep > 0
 
 
 def marks_words(tokenizer: PreTrainedTokenizerBase) -> bool:
@@ -153,6 +178,7 @@ def prompts_for(
 __all__ = [
     "CaptionResult",
     "Captioner",
+    "EncoderLMCaptioner",
     "check_prompt_lengths",
     "marks_words",
     "prompts_for",

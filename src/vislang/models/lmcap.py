@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
 from vislang.models.caption_data import CaptionedImage, encode_images
 from vislang.models.captioning import (
     CaptionResult,
+    EncoderLMCaptioner,
     check_prompt_lengths,
     marks_words,
     retrieve_for_images,
@@ -77,7 +77,7 @@ class LMCapConfig:
             )
 
 
-class LMCap:
+class LMCap(EncoderLMCaptioner):
     """A frozen causal LM and a dual encoder, captioning by retrieval-augmented prompting."""
 
     def __init__(self, lm: CausalLM, encoder: DualEncoder, config: LMCapConfig) -> None:
@@ -85,20 +85,6 @@ class LMCap:
         self.encoder = encoder.eval()
         self.config = config
         self._word_marks = marks_words(lm.tokenizer)
-
-    @property
-    def preprocess(self) -> PreprocessConfig:
-        """How the image encoder wants its pixels."""
-        return self.encoder.preprocess
-
-    @property
-    def eos(self) -> str:
-        """The LM's end-of-text token (the ``{eos}`` of templates)."""
-        return str(self.lm.tokenizer.eos_token)
-
-    def uses_retrieval(self) -> bool:
-        """Whether prompts hold retrieved captions (K > 0)."""
-        return self.config.retrieval.keep > 0
 
     def parameter_report(self) -> dict[str, int]:
         """No parameter is trained: everything is frozen."""

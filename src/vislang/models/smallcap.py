@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
 from vislang.models.captioning import (
     CaptionResult,
+    EncoderLMCaptioner,
     check_prompt_lengths,
     marks_words,
     prompts_for,
@@ -79,7 +79,7 @@ class SmallCapConfig:
 
 
 @register_family("smallcap")
-class SmallCap(nn.Module):
+class SmallCap(nn.Module, EncoderLMCaptioner):
     """Trained reduced cross-attention between a frozen dual encoder's vision tower and a frozen
     causal LM; see the module docstring."""
 
@@ -180,16 +180,6 @@ class SmallCap(nn.Module):
 
     # --- what it is --------------------------------------------------------------------------
 
-    @property
-    def preprocess(self) -> PreprocessConfig:
-        """How the image encoder wants its pixels."""
-        return self.encoder.preprocess
-
-    @property
-    def eos(self) -> str:
-        """The LM's end-of-text token (the ``{eos}`` of templates)."""
-        return str(self.lm.tokenizer.eos_token)
-
     def parameter_report(self) -> dict[str, int]:
         """Trainable and frozen scalars, and the share of each part."""
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
@@ -267,10 +257,6 @@ class SmallCap(nn.Module):
                 )
             results += [candidates[0] for candidates in found]
         return results
-
-    def uses_retrieval(self) -> bool:
-        """Whether the prompts hold retrieved captions (K > 0)."""
-        return self.config.retrieval.keep > 0
 
     @torch.no_grad()
     def caption(
