@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from vislang.data.world.languages import LANGUAGES
 from vislang.demo import DemoContext, captioning_run
 from vislang.demo.sections import SECTIONS
 from vislang.demo.sections.captioning import CaptioningSection
-from vislang.evaluate.captioning import evaluate_captioner
-from vislang.models.caption_data import captions_world, generated_world
+from vislang.evaluate.captioning import CaptioningReport, evaluate_captioner
+from vislang.models.caption_data import CaptionedImage, captions_world, generated_world
 from vislang.models.captioners import load_captioner
+from vislang.models.captioning import CaptionResult
+from vislang.retrieval.caption_retrieval import RetrievedCaptions
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +106,12 @@ def test_a_language_model_left_by_an_earlier_section_is_used(tmp_path, monkeypat
     with pytest.raises(RuntimeError, match="first phase"):
         CaptioningSection().run(context)
     assert trained == [["encoder"]]
+
+
+def test_example_sheet_shows_a_dash_when_filtering_left_no_retrieved_caption(tmp_path) -> None:
+    image = CaptionedImage("s1", Image.new("RGB", (64, 64), "white"), "test_comp")
+    nothing_kept = RetrievedCaptions((), (), (), (), "en", 15, {"same_image": 15})
+    result = CaptionResult("a red circle", "en", "prompt", nothing_kept, image_id="s1")
+    report = CaptioningReport(languages={"en": {}}, results=[result])
+    sheet = captioning_run._examples(tmp_path, report, [image])
+    assert sheet.is_file() and Image.open(sheet).width > 0

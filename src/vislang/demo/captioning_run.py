@@ -237,7 +237,8 @@ def _examples(out: Path, report: CaptioningReport, images: list[CaptionedImage])
     by_image: dict[str, list[tuple[str, str]]] = {}
     for result in report.results:
         if result.image_id in {item.image_id for item in images[:EXAMPLES]}:
-            retrieved = result.retrieved.captions[0] if result.retrieved else "-"
+            found = result.retrieved.captions if result.retrieved else ()
+            retrieved = found[0] if found else "-"  # filtering may leave no caption
             by_image.setdefault(result.image_id, []).append(
                 (result.language, f"{result.caption}  ← retrieved: {retrieved}")
             )
