@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from vislang import console
+from vislang.commands.options import JsonFlag
 
 ModelOption = Annotated[
     str,
@@ -49,7 +50,6 @@ PromptsOption = Annotated[
 RerankFlag = Annotated[
     bool, typer.Option("--rerank", help="LMCap: pick the beam the dual encoder scores highest.")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def caption_command(

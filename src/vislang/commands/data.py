@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from vislang import console
+from vislang.commands.options import JsonFlag
 from vislang.data.readers import DatasetCard, get_reader, list_readers, read_dataset
 from vislang.data.readers.registry import parse_options
 from vislang.data.readers.summary import example_view, summarize
@@ -22,9 +23,6 @@ app = typer.Typer(
 )
 
 _SHOWN_PROBLEMS = 10
-
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @app.command("formats")

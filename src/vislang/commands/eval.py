@@ -14,6 +14,7 @@ import typer
 from vislang import console
 from vislang.commands.eval_captioning import captioning_command
 from vislang.commands.eval_vqa import vqa_command
+from vislang.commands.options import DataOption, JsonFlag, LanguagesOption, SplitOption
 from vislang.errors import ConfigError
 
 app = typer.Typer(
@@ -28,19 +29,8 @@ ModelOption = Annotated[
         "--model", help="Preset, vislang model folder, or Hugging Face CLIP/SigLIP folder or id."
     ),
 ]
-DataOption = Annotated[
-    str, typer.Option("--data", help="Dataset as FORMAT:PATH (see `vislang data formats`).")
-]
-SplitOption = Annotated[str | None, typer.Option("--split", help="Only this split of the data.")]
-LanguagesOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--languages", help="Only these languages (comma-separated or repeated; default: all)."
-    ),
-]
 BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="Image decoding threads.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @app.command("retrieval")

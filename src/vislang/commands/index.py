@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from vislang import console
+from vislang.commands.options import JsonFlag
 from vislang.errors import ConfigError
 
 app = typer.Typer(
@@ -21,8 +22,6 @@ app = typer.Typer(
     help="Datastores: FAISS indexes over feature stores, with metadata; build, add, search.",
     no_args_is_help=True,
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @app.command("build")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from vislang import console
+from vislang.commands.options import DataOption, JsonFlag, LanguagesOption, SplitOption
 from vislang.errors import ConfigError
 
 app = typer.Typer(
@@ -25,9 +26,6 @@ app = typer.Typer(
 ModelOption = Annotated[
     str, typer.Option("--model", help="vislang model folder, preset, or Hugging Face folder/id.")
 ]
-DataOption = Annotated[
-    str, typer.Option("--data", help="Dataset as FORMAT:PATH (see `vislang data formats`).")
-]
 ScoreOption = Annotated[
     str | None,
     typer.Option(
@@ -35,17 +33,11 @@ ScoreOption = Annotated[
         help="similarity, match, loglik or text_loglik (default: the first the model offers).",
     ),
 ]
-SplitOption = Annotated[str | None, typer.Option("--split", help="Only this split of the data.")]
-LanguagesOption = Annotated[
-    list[str] | None,
-    typer.Option("--languages", help="Only these languages (comma-separated or repeated)."),
-]
 SumOption = Annotated[
     bool,
     typer.Option("--sum", help="Log-likelihoods summed over tokens, not per token."),
 ]
 BatchOption = Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per forward pass.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @app.command("foils")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from vislang import console
+from vislang.commands.options import JsonFlag
 from vislang.data.world import (
     DEFAULT_LANGUAGES,
     LANGUAGES,
@@ -26,8 +27,6 @@ app = typer.Typer(
     help="The synthetic multilingual world: scenes of shapes with captions and every task type.",
     no_args_is_help=True,
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def _languages(values: list[str] | None) -> tuple[str, ...]:
