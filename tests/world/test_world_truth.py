@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from world_english import (
@@ -21,6 +22,12 @@ from world_english import (
     vqa_answer,
 )
 from world_fixtures import read_jsonl, scene_objects
+
+from vislang.data.world import World, WorldConfig
+
+BALANCE_WORLD = WorldConfig(
+    scenes=1500, seed=3, languages=("en",), winoground_rate=0.0, sequence_rate=0.0
+)
 
 
 def _english(world: Path, task: str) -> list[dict]:
@@ -69,15 +76,48 @@ def test_every_foil_is_false_and_its_caption_true(world_dir: Path) -> None:
         assert caption_true(record["caption"], objects), record
         assert not caption_true(record["foil"], objects), record
         assert record["caption"] != record["foil"]
-        if record["phenomenon"] == "counting":
-            # the foil always claims more, so an "at least" reading is false too
-            claimed = [_stated_number(record[k]) for k in ("caption", "foil")]
-            assert claimed[1] > claimed[0], record
+
+
+def test_foils_cannot_be_told_from_captions_by_their_text() -> None:
+    # Over a larger world (foils only matter here): the smaller number, "several" and "no" are in
+    # the caption about half the time, and captions and foils state the same numbers alike.
+    world = World(BALANCE_WORLD)
+    records: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for item in world.items():
+        for record in item.records["foils"]:
+            records[record.phenomenon].append((record.caption, record.foil))
+    counting, plurality, existence = records["counting"], records["plurality"], records["existence"]
+    assert min(len(counting), len(plurality), len(existence)) > 150
+
+    numbers = [(_stated_number(caption), _stated_number(foil)) for caption, foil in counting]
+    assert 0.4 < _share(c < f for c, f in numbers) < 0.6
+    assert {c for c, _ in numbers} == {f for _, f in numbers} == {1, 2, 3}
+    assert _distance(Counter(c for c, _ in numbers), Counter(f for _, f in numbers)) < 0.1
+
+    assert 0.4 < _share("several" in caption for caption, _ in plurality) < 0.6
+    assert all(("several" in caption) != ("several" in foil) for caption, foil in plurality)
+
+    assert 0.4 < _share(caption.startswith("There is no ") for caption, _ in existence) < 0.6
+    in_captions = Counter(_stated_number(c) for c, _ in existence if "There is no " not in c)
+    in_foils = Counter(_stated_number(f) for _, f in existence if "There is no " not in f)
+    assert _distance(in_captions, in_foils) < 0.1
 
 
 def _stated_number(sentence: str) -> int:
     word = re.fullmatch(r"There (?:is|are) (\w+) .+\.", sentence).group(1)
     return 1 if word in ("a", "an") else NUMBERS.get(word) or int(word)
+
+
+def _share(flags: Iterable[bool]) -> float:
+    values = list(flags)
+    return sum(values) / len(values)
+
+
+def _distance(first: Counter[int], second: Counter[int]) -> float:
+    """Total variation distance between two count distributions."""
+    n_first, n_second = sum(first.values()), sum(second.values())
+    keys = set(first) | set(second)
+    return sum(abs(first[k] / n_first - second[k] / n_second) for k in keys) / 2
 
 
 def test_vqa_answers_match_the_scene(world_dir: Path) -> None:
