@@ -24,6 +24,7 @@ from world_english import (
 from world_fixtures import read_jsonl, scene_objects
 
 from vislang.data.world import World, WorldConfig
+from vislang.data.world.captions import SPECIFICITY_ORDER
 
 BALANCE_WORLD = WorldConfig(
     scenes=1500, seed=3, languages=("en",), winoground_rate=0.0, sequence_rate=0.0
@@ -58,6 +59,20 @@ def test_captions_vary_in_structure(world_dir: Path) -> None:
         "salient",
         "one_kind",
     }
+
+
+def test_captions_prefer_what_sets_the_scene_apart(world_dir: Path) -> None:
+    objects_when_counted: Counter[int] = Counter()
+    for record in _english(world_dir, "captions"):
+        kinds = record["meta"]["caption_kinds"]
+        # the kinds are tried in order, so a scene's kinds are a subsequence of that order
+        tried = iter(SPECIFICITY_ORDER)
+        assert all(kind in tried for kind in kinds), kinds
+        if "total" in kinds:
+            objects_when_counted[len(scene_objects(world_dir, record["image"]))] += 1
+    # "There are n objects." only fills the sets of scenes with too little else to say
+    assert objects_when_counted and set(objects_when_counted) <= {1, 2, 3}
+    assert objects_when_counted[1] > 10 * (objects_when_counted[2] + objects_when_counted[3])
 
 
 def test_every_foil_is_false_and_its_caption_true(world_dir: Path) -> None:

@@ -4,6 +4,12 @@ Like a human caption set, the captions of one image differ in what they mention:
 inventory of objects, counts by shape or by colour, the number of objects, one spatial relation,
 the most salient (largest) object, or one kind of object. The choice is made once per scene and
 realised in every language, so captions are parallel across languages.
+
+Like a human caption set, too, a scene's captions prefer what sets it apart: the inventory, a
+spatial relation and the counts by shape and by colour come first; the largest object, one kind
+of object and the bare number of objects ("There are three objects.", true of a quarter of all
+scenes) only fill the set when nothing more specific is left. A caption true of many scenes
+cannot find its own image among them, and caps what text → image retrieval can reach.
 """
 
 from __future__ import annotations
@@ -97,12 +103,26 @@ CAPTION_KINDS: dict[str, Callable[[Scene, random.Random], f.Caption | None]] = {
 }
 
 
+SPECIFICITY_ORDER: tuple[str, ...] = (
+    "inventory",
+    "relation",
+    "shape_counts",
+    "colour_counts",
+    "relation",
+    "salient",
+    "relation",
+    "one_kind",
+    "total",
+    "one_kind",
+)
+"""The order in which caption kinds are tried: the most specific first (see the module
+docstring); relations and kinds of object recur because each draw may pick another one."""
+
+
 def caption_frames(scene: Scene, rng: random.Random, n: int) -> list[tuple[str, f.Caption]]:
-    """Up to ``n`` distinct true ``(kind, caption)`` pairs: the inventory first, then the other
-    kinds in random order, then more relations and kinds of object while distinct ones remain."""
-    kinds = list(CAPTION_KINDS)[1:]
-    rng.shuffle(kinds)
-    order = ["inventory", *kinds, "relation", "one_kind", "relation", "one_kind"]
+    """Up to ``n`` distinct true ``(kind, caption)`` pairs, tried in :data:`SPECIFICITY_ORDER`
+    (a kind that does not apply, or repeats a chosen caption, is skipped)."""
+    order = SPECIFICITY_ORDER
     chosen: list[tuple[str, f.Caption]] = []
     for kind in order:
         if len(chosen) >= n:
