@@ -30,6 +30,7 @@ from transformers import (
 
 from vislang.data.preprocess import PreprocessConfig, preprocess
 from vislang.errors import ConfigError
+from vislang.models.caption_pairs import CaptionPairs, ImageCaptions
 from vislang.models.dual_encoder import CLIPDualEncoder, SiglipDualEncoder
 from vislang.models.registry import load_model, save_model
 from vislang.represent.encoder import ImageTextEncoder
@@ -342,11 +343,35 @@ def test_byte_tokenizer_is_multilingual_and_truncates_to_the_text_positions() ->
     assert ids.shape[1] == model.config.text_max_length and ids[3, -1].item() == 1
 
 
-def test_siglip_tiny_pads_every_text_to_the_maximum_length() -> None:
+def test_siglip_tiny_pads_every_text_to_the_maximum_length_on_the_left() -> None:
     model = load_model("siglip-tiny")
     tokens = model.tokenize(["a", "bb"])
-    assert set(tokens) == {"input_ids"}
-    assert tokens["input_ids"].shape == (2, model.config.text_max_length)
+    assert set(tokens) == {"input_ids", "attention_mask"}  # trained from scratch: masked
+    assert tokens["attention_mask"].sum(dim=1).tolist() == [2, 3]
+    ids = tokens["input_ids"]
+    assert ids.shape == (2, model.config.text_max_length)
+    # the pooled last position holds every text's end-of-text token, padding comes first
+    assert ids[:, -1].tolist() == [1, 1]
+    assert ids[0, -2:].tolist() == [ord("a") + 3, 1] and ids[0, :-2].eq(0).all()
+    assert ids[1, -3:].tolist() == [ord("b") + 3, ord("b") + 3, 1] and ids[1, :-3].eq(0).all()
+
+
+def test_the_training_batches_pad_as_the_model_tokenizes(tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    Image.new("RGB", (64, 64), "red").save(image)
+    for name in ("siglip-tiny", "clip-tiny"):
+        model = load_model(name, text_max_length=16)
+        texts = ["a red circle", "two"]
+        items = [ImageCaptions("a", image, tuple((t, "en") for t in texts))]
+        pairs = CaptionPairs(items, model, show_progress=False)
+        batch, expected = pairs.token_batch([0, 1]), model.tokenize(texts)
+        assert set(batch) == set(expected)
+        assert all(torch.equal(batch[k], expected[k]) for k in batch), name
+
+
+def test_bad_padding_sides_are_refused() -> None:
+    with pytest.raises(ConfigError, match="text_padding_side"):
+        load_model("clip-tiny", text_padding_side="middle")
 
 
 def test_temperature_initialisation_and_clip_clamp() -> None:

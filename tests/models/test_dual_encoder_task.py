@@ -125,6 +125,26 @@ def test_pixels_are_the_image_pipeline_s_and_tokens_the_model_s(clip_task: DualE
     assert all(torch.equal(batch[k], reference[k]) for k in batch)
 
 
+def test_a_frozen_cnn_stem_s_features_are_computed_once_and_train_like_pixels() -> None:
+    cnn = task(model="clip-tiny-cnn")
+    model = cnn.build_model()
+    stem = model.frozen_stem
+    assert stem is not None and cnn.stem_features is not None
+    assert cnn.stem_features.shape == (len(cnn.pairs), stem.trunk_channels, 4, 4)
+    images, _ = cnn.selection(2)
+    batch = cnn.batch(2, 0, 1)
+    expected = stem.trunk_features(cnn.pairs.pixels(images))  # another batch size: rounding only
+    torch.testing.assert_close(batch["pixels"], expected, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        from_features = model(batch["pixels"], **batch["tokens"]).image_embeds
+        from_pixels = model(cnn.pairs.pixels(images), **batch["tokens"]).image_embeds
+    torch.testing.assert_close(from_features, from_pixels, atol=1e-6, rtol=0)
+    loss, _ = cnn.loss(model.train(), batch)
+    loss.backward()
+    assert stem.proj.weight.grad is not None
+    assert all(p.grad is None for p in stem.trunk.parameters())
+
+
 @pytest.mark.parametrize("family", ["clip", "siglip"])
 def test_byte_tokens_and_truncation_match_the_model_s_tokenize(family: str) -> None:
     built = task(model=f"{family}-tiny", architecture={**SMALL_MODEL, "text_max_length": 48})
@@ -232,7 +252,7 @@ def test_shipped_recipes_parse_and_name_dual_encoder_presets() -> None:
         options = parse_dataclass(
             DualEncoderOptions, config.task_options, where=name, prefix="task"
         )
-        assert options.model == f"{name.split('-')[0]}-tiny" and not options.data
+        assert options.model == f"{name.split('-')[0]}-tiny-cnn" and not options.data
     for suffix in ("", "-quick"):
         clip = load_run_config(recipe_path(f"clip-tiny-world{suffix}"))
         siglip = load_run_config(recipe_path(f"siglip-tiny-world{suffix}"))

@@ -326,7 +326,8 @@ def _markdown(
     scenes = ", ".join(f"{k} {v}" for k, v in summary["world_scenes"].items())
     architecture = tables["clip"]["task"].get("architecture", {})
     lines = [
-        f"Two tiny dual encoders trained from scratch on a world of "
+        f"Two tiny dual encoders (presets `{tables['clip']['task']['model']}` and "
+        f"`{tables['siglip']['task']['model']}`) trained on a world of "
         f"{sum(summary['world_scenes'].values())} scenes written to `{summary['world_dir']}/` "
         f"(captions only; scenes per split: {scenes}), captions in "
         f"{', '.join(languages)}. Both use the recipes `{models['clip']['recipe']}` and "

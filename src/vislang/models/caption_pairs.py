@@ -81,6 +81,7 @@ class CaptionPairs:
         self.pad_token_id = model.config.pad_token_id
         self.fixed_length = model.config.text_max_length if model.pad_to_max_length else None
         self.with_mask = model.uses_attention_mask
+        self.pad_left = model.config.text_padding_side == "left"
         decoded = decode_uint8(
             [item.image for item in items],
             model.preprocess,
@@ -111,18 +112,35 @@ class CaptionPairs:
     def token_batch(self, captions: Sequence[int]) -> dict[str, torch.Tensor]:
         """Token ids of the captions at ``captions``, padded as the model pads them (with an
         ``attention_mask`` for models that take one)."""
-        rows = [self.tokens[i] for i in captions]
-        width = self.fixed_length or max(len(row) for row in rows)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, : len(row)] = torch.from_numpy(row)
-            mask[i, : len(row)] = 1
-        return (
-            {"input_ids": input_ids, "attention_mask": mask}
-            if self.with_mask
-            else {"input_ids": input_ids}
+        return self.pad([self.tokens[i] for i in captions])
+
+    def pad(self, rows: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+        """Token rows padded as the model pads them: the model's text input."""
+        return pad_token_rows(
+            rows, self.pad_token_id, self.fixed_length, self.with_mask, left=self.pad_left
         )
+
+
+def pad_token_rows(
+    rows: Sequence[np.ndarray],
+    pad_token_id: int,
+    fixed_length: int | None,
+    with_mask: bool,
+    *,
+    left: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Token rows padded to ``fixed_length`` (or the longest row) with ``pad_token_id`` on the
+    right (or the ``left``), with an ``attention_mask`` when ``with_mask``."""
+    width = fixed_length or max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        input_ids[i, span] = torch.from_numpy(row)
+        mask[i, span] = 1
+    return (
+        {"input_ids": input_ids, "attention_mask": mask} if with_mask else {"input_ids": input_ids}
+    )
 
 
 @dataclass

@@ -10,7 +10,9 @@ exported model is a vislang model directory.
 
 Data are prepared once (:mod:`vislang.models.caption_pairs`): images decoded into a uint8 tensor,
 captions tokenised. With ``vocab_size > 0`` the text tower gets a BPE vocabulary learned from the
-training captions (:mod:`vislang.models.caption_tokenizer`), saved with the model.
+training captions (:mod:`vislang.models.caption_tokenizer`), saved with the model. A model whose
+vision tower starts with a frozen CNN (``clip-tiny-cnn``, :mod:`vislang.models.cnn_stem`) gets
+the CNN's features of every training image computed once, and trains from them.
 
 A step's global batch is ``batch_size`` distinct images: slot ``s`` of epoch ``e`` of a
 permutation of the training images drawn from ``(seed, e)`` (an epoch has
@@ -64,7 +66,7 @@ from vislang.models.caption_pairs import (
 from vislang.models.caption_tokenizer import tokenizer_fields, train_caption_tokenizer
 from vislang.models.contrastive_loss import clip_loss, siglip_loss
 from vislang.models.dual_encoder import TOKENIZER_DIR, DualEncoder
-from vislang.models.hard_negatives import FoilPool, group_foils, pad_token_rows
+from vislang.models.hard_negatives import FoilPool, group_foils
 from vislang.models.registry import families, load_model, preset_names, save_model
 from vislang.train import TaskContext, TrainTask, unwrap
 from vislang.train.distributed import env_rank
@@ -162,6 +164,7 @@ class DualEncoderTask(TrainTask):
             if options.hard_negatives
             else None
         )
+        self.stem_features = self._stem_features(reference)
         self._caption_languages = [lang for item in self.pairs.items for _, lang in item.captions]
         self._report_data(reference)
         self.gallery, self.eval_pixels = self._eval_set(eval_records, rendered, reference)
@@ -190,18 +193,17 @@ class DualEncoderTask(TrainTask):
         shard = slice(start, stop)
         if self.foils is None:
             return {
-                "pixels": self.pairs.pixels(images[shard]),
+                "pixels": self._image_inputs(images[shard]),
                 "tokens": self.pairs.token_batch(captions[shard]),
             }
         foils, owners = self.hard_negatives(step)
         mine = (owners >= start) & (owners < stop)
-        pairs = self.pairs
-        rows = [pairs.tokens[i] for i in captions[shard]] + [
+        rows = [self.pairs.tokens[i] for i in captions[shard]] + [
             self.foils.tokens[i] for i in foils[mine]
         ]
         return {
-            "pixels": pairs.pixels(images[shard]),
-            "tokens": pad_token_rows(rows, pairs.pad_token_id, pairs.fixed_length, pairs.with_mask),
+            "pixels": self._image_inputs(images[shard]),
+            "tokens": self.pairs.pad(rows),
             "negative_owners": torch.from_numpy(owners[mine] - start),
         }
 
@@ -321,6 +323,28 @@ class DualEncoderTask(TrainTask):
         self._vocabulary_fields = tokenizer_fields(tokenizer)
 
     # --- data ---------------------------------------------------------------------------------
+
+    def _stem_features(self, model: DualEncoder) -> torch.Tensor | None:
+        """The frozen CNN stem's features of every training image, or ``None`` without one."""
+        stem = model.frozen_stem
+        if stem is None:
+            return None
+        chunks = []
+        size = self.options.eval_batch_size
+        with console.progress(transient=True, disable=not self.show_progress) as bar:
+            task = bar.add_task("frozen CNN features of the training images", total=len(self.pairs))
+            for start in range(0, len(self.pairs), size):
+                indices = np.arange(start, min(start + size, len(self.pairs)))
+                chunks.append(stem.trunk_features(self.pairs.pixels(indices)))
+                bar.advance(task, len(indices))
+        return torch.cat(chunks)
+
+    def _image_inputs(self, images: np.ndarray) -> torch.Tensor:
+        """What the model's image tower takes for these training images: normalised pixels, or
+        their precomputed frozen-stem features."""
+        if self.stem_features is None:
+            return self.pairs.pixels(images)
+        return self.stem_features[torch.as_tensor(images, dtype=torch.long)]
 
     def _read(
         self, context: TaskContext

@@ -7,8 +7,7 @@ the world's VALSE-style foils (:mod:`vislang.data.world.foils`: attribute swaps,
 relations, ...) of the training scenes, in the language of the caption each image is shown with.
 
 :class:`FoilPool` holds the foils of each training image per language, tokenised once, and draws
-them for a batch from a seeded generator; :func:`pad_token_rows` pads token rows as the model
-pads them.
+them for a batch from a seeded generator.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import torch
 
 from vislang.data.schema import FoilExample
 from vislang.models.caption_pairs import _tokenize
@@ -87,19 +85,3 @@ def group_foils(
         if image_id is not None:
             grouped.setdefault(image_id, []).append(record)
     return grouped
-
-
-def pad_token_rows(
-    rows: Sequence[np.ndarray], pad_token_id: int, fixed_length: int | None, with_mask: bool
-) -> dict[str, torch.Tensor]:
-    """Token rows padded to ``fixed_length`` (or the longest row) with ``pad_token_id``, with an
-    ``attention_mask`` when ``with_mask``: the model's text input."""
-    width = fixed_length or max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.from_numpy(row)
-        mask[i, : len(row)] = 1
-    return (
-        {"input_ids": input_ids, "attention_mask": mask} if with_mask else {"input_ids": input_ids}
-    )

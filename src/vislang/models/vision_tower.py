@@ -29,6 +29,7 @@ from vislang.data.batch import iter_batches
 from vislang.data.images import ImageSource
 from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
+from vislang.models.cnn_stem import CNN_STEMS, CnnVisionEmbeddings
 
 VISION_MODEL_TYPES = ("clip_vision_model", "siglip_vision_model")
 """The ``transformers`` vision configs a tower can hold."""
@@ -39,13 +40,16 @@ _HF_CONFIG_DROPPED = ("transformers_version", "_name_or_path", "dtype", "torch_d
 @dataclass(frozen=True)
 class VisionTowerConfig:
     """One vision tower: the ``transformers`` vision config as JSON (``model_type`` first), how
-    its pixels are prepared, which layer's hidden states it returns and which positions."""
+    its pixels are prepared, which layer's hidden states it returns and which positions, and
+    what makes its input tokens (``stem``: ``"patches"``, or a frozen CNN of
+    :mod:`vislang.models.cnn_stem`)."""
 
     name: str
     hf_config: dict[str, Any]
     preprocess: PreprocessConfig
     feature_layer: int = -1
     select: Literal["default", "full"] = "default"
+    stem: str = "patches"
 
 
 class VisionTower(nn.Module):
@@ -76,7 +80,19 @@ class VisionTower(nn.Module):
                 f"{', '.join(VISION_MODEL_TYPES)}, got {model_type!r}"
             )
         hf_config = AutoConfig.for_model(model_type, **fields)
-        return cls(config, AutoModel.from_config(hf_config, dtype=torch.float32).eval())
+        model = AutoModel.from_config(hf_config, dtype=torch.float32)
+        if config.stem != "patches":
+            if config.stem not in CNN_STEMS:
+                raise ConfigError(
+                    f"{config.name}: stem must be 'patches' or one of {', '.join(CNN_STEMS)}, "
+                    f"not {config.stem!r}"
+                )
+            model.embeddings = CnnVisionEmbeddings(
+                hf_config.hidden_size,
+                hf_config.image_size,
+                class_token=model_type == "clip_vision_model",
+            )
+        return cls(config, model.eval())
 
     @classmethod
     def from_module(
@@ -101,6 +117,7 @@ class VisionTower(nn.Module):
             preprocess=preprocess,
             feature_layer=feature_layer,
             select=select,
+            stem=CNN_STEMS[0] if isinstance(model.embeddings, CnnVisionEmbeddings) else "patches",
         )
         return cls(config, model)
 
@@ -218,6 +235,7 @@ def preset_vision_config(preset: str) -> VisionTowerConfig:
         hf_config=plain_hf_config(hf_config),
         preprocess=encoder.preprocess,
         select="default" if hf_config.model_type == "clip_vision_model" else "full",
+        stem=encoder.vision_stem,
     )
 
 
