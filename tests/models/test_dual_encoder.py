@@ -379,7 +379,9 @@ def test_temperature_initialisation_and_clip_clamp() -> None:
     assert clip.logit_scale().item() == pytest.approx(1 / 0.07)
     assert clip.logit_bias() is None
     assert siglip.logit_scale().item() == pytest.approx(10.0)
-    assert siglip.logit_bias().item() == pytest.approx(-10.0)
+    # published: −10 for batches of 32k; from scratch in batches of 64: a positive's prior 1/64
+    assert load_model("siglip-base").logit_bias().item() == pytest.approx(-10.0)
+    assert torch.sigmoid(siglip.logit_bias()).item() == pytest.approx(1 / 64)
     with torch.no_grad():
         clip.backbone.logit_scale.fill_(math.log(1000.0))
     scale = clip.logit_scale()

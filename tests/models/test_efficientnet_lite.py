@@ -1,5 +1,6 @@
-"""EfficientNet-Lite0 written against the PyPI state dict: every weight loads, TensorFlow's SAME
-padding, the trunk's stages, and ImageNet predictions that fit real COCO photographs."""
+"""EfficientNet-Lite0 written against the PyPI state dict: every weight loads, the same logits and
+features as the reference implementation, TensorFlow's SAME padding, the trunk's stages, and
+ImageNet predictions that fit real COCO photographs."""
 
 from __future__ import annotations
 
@@ -29,6 +30,20 @@ def test_every_pretrained_tensor_has_a_place_and_every_place_a_tensor() -> None:
     assert set(model.state_dict()) == set(state)
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, state[name]), name
+
+
+def test_logits_equal_the_reference_implementation_s() -> None:
+    reference_package = pytest.importorskip("efficientnet_lite_pytorch")
+    reference = reference_package.EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=pretrained_weights_path()
+    ).eval()
+    torch.manual_seed(0)
+    pixels = torch.randn(2, 3, 224, 224)
+    ours = load_efficientnet_lite0()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(pixels), reference(pixels), atol=1e-4, rtol=0)
+        expected = reference.extract_features(pixels)
+        torch.testing.assert_close(ours.feature_map(pixels), expected, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize(("size", "grid"), [(224, 7), (64, 2), (100, 4), (33, 2)])

@@ -474,14 +474,13 @@ class SiglipDualEncoder(DualEncoder):
             "tiny": DualEncoderConfig(
                 name="siglip-tiny",
                 **_TINY,
-                **common,
+                **(common | _SIGLIP_FROM_SCRATCH),
                 preprocess=PreprocessConfig(
                     resize=64, crop=64, mean=half, std=half, resize_mode="square"
                 ),
-                **_TRAINED_SIGLIP_TEXT,
             ),
             "tiny-cnn": DualEncoderConfig(
-                name="siglip-tiny-cnn", **_TINY_CNN, **common, **_TRAINED_SIGLIP_TEXT
+                name="siglip-tiny-cnn", **_TINY_CNN, **(common | _SIGLIP_FROM_SCRATCH)
             ),
             "base": DualEncoderConfig(
                 name="siglip-base",
@@ -557,9 +556,16 @@ _TINY: dict[str, Any] = {
 en, de, tr, sw, id, zh; Tamil script takes 3 bytes a letter and about a third of its captions are
 cut: pass ``text_max_length=256`` to keep them whole, at about twice the text tower's cost)."""
 
-_TRAINED_SIGLIP_TEXT: dict[str, Any] = {"text_padding_side": "left", "text_attention_mask": True}
-"""How the tiny SigLIP presets, trained from scratch, read text: padding first, masked (see
-:class:`DualEncoderConfig`)."""
+_SIGLIP_FROM_SCRATCH: dict[str, Any] = {
+    "text_padding_side": "left",
+    "text_attention_mask": True,
+    "logit_bias_init": -math.log(63),
+}
+"""What the tiny SigLIP presets, trained from scratch in batches of 64, change: text padded first
+and masked (see :class:`DualEncoderConfig`), and the bias starting at the log-odds of a pair
+being positive in a batch of 64, as the paper's −10 is for its batches of 32k (a bias of −10 in
+batches of 64 holds every positive pair's probability near zero, and the bias climbs out of it
+by about 1e-3 per step)."""
 
 _TINY_CNN: dict[str, Any] = {
     **_TINY,
