@@ -122,9 +122,8 @@ docstring); relations and kinds of object recur because each draw may pick anoth
 def caption_frames(scene: Scene, rng: random.Random, n: int) -> list[tuple[str, f.Caption]]:
     """Up to ``n`` distinct true ``(kind, caption)`` pairs, tried in :data:`SPECIFICITY_ORDER`
     (a kind that does not apply, or repeats a chosen caption, is skipped)."""
-    order = SPECIFICITY_ORDER
     chosen: list[tuple[str, f.Caption]] = []
-    for kind in order:
+    for kind in SPECIFICITY_ORDER:
         if len(chosen) >= n:
             break
         frame = CAPTION_KINDS[kind](scene, rng)
