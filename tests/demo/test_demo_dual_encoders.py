@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from shared_parts import SMALL_DUAL_ENCODER
 from vislang.data.readers import read_dataset
 from vislang.data.schema import CaptionExample
 from vislang.demo import DemoContext, dual_encoder_run, run_demo
@@ -21,24 +22,11 @@ from vislang.retrieval.datastore import Datastore
 
 pytestmark = pytest.mark.slow
 
-REDUCED_MODEL = {
-    "patch_size": 16,
-    "vision_layers": 1,
-    "text_layers": 1,
-    "vision_width": 32,
-    "text_width": 32,
-    "vision_heads": 2,
-    "text_heads": 2,
-    "vision_mlp_dim": 64,
-    "text_mlp_dim": 64,
-    "embed_dim": 32,
-}
-
 
 def reduced_tables(family: str, context: DemoContext) -> dict[str, Any]:
     """The quick recipe, smaller still: a 160-scene world, 8 steps, a one-layer model."""
     tables = ORIGINAL_TABLES(family, context)
-    tables["task"].update(scenes=160, eval_images=40, architecture=REDUCED_MODEL)
+    tables["task"].update(scenes=160, eval_images=40, architecture=SMALL_DUAL_ENCODER)
     tables["train"].update(steps=8, batch_size=16, warmup_steps=2, log_every=2)
     return tables
 

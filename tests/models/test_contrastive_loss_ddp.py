@@ -13,15 +13,14 @@ micro dual encoder wrapped in DistributedDataParallel:
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import safetensors.torch
 import torch
 from ddp_loss_worker import CASES, global_batch, micro_model, run_case
+
+from shared_parts import run_on_processes
 
 WORKER = Path(__file__).with_name("ddp_loss_worker.py")
 WORLD_SIZE = 2
@@ -31,18 +30,7 @@ WORLD_SIZE = 2
 def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the worker on two processes once; the directory of their results."""
     out_dir = tmp_path_factory.mktemp("ddp")
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",  # rendezvous on a free local port
-        f"--nproc_per_node={WORLD_SIZE}",
-        str(WORKER),
-        str(out_dir),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_on_processes(WORKER, out_dir, processes=WORLD_SIZE, timeout=300)
     return out_dir
 
 

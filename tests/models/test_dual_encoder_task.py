@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from shared_parts import SMALL_DUAL_ENCODER
 from vislang.data.batch import load_batch
 from vislang.data.world import World, WorldConfig, write_world
 from vislang.errors import ConfigError
@@ -22,23 +23,11 @@ from vislang.train.task import build_task
 
 pytestmark = pytest.mark.slow
 
-SMALL_MODEL = {
-    "vision_layers": 1,
-    "text_layers": 1,
-    "vision_width": 32,
-    "text_width": 32,
-    "vision_heads": 2,
-    "text_heads": 2,
-    "vision_mlp_dim": 64,
-    "text_mlp_dim": 64,
-    "embed_dim": 32,
-    "patch_size": 16,
-}
 SMALL_TASK: dict[str, Any] = {
     "scenes": 120,
     "languages": ["en", "ta"],
     "eval_images": 10,
-    "architecture": SMALL_MODEL,
+    "architecture": SMALL_DUAL_ENCODER,
 }
 
 
@@ -147,7 +136,7 @@ def test_a_frozen_cnn_stem_s_features_are_computed_once_and_train_like_pixels() 
 
 @pytest.mark.parametrize("family", ["clip", "siglip"])
 def test_byte_tokens_and_truncation_match_the_model_s_tokenize(family: str) -> None:
-    built = task(model=f"{family}-tiny", architecture={**SMALL_MODEL, "text_max_length": 48})
+    built = task(model=f"{family}-tiny", architecture={**SMALL_DUAL_ENCODER, "text_max_length": 48})
     model = built.build_model()
     pairs = built.pairs
     assert pairs.truncated > 0  # Tamil captions run past 48 bytes

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from ddp_hard_negatives_worker import FAMILIES, STEP, micro_task, run
 
+from shared_parts import SMALL_DUAL_ENCODER, run_on_processes
 from vislang.data.world import World, WorldConfig, frames, write_world
 from vislang.data.world.foils import PHENOMENA, foil_frames
 from vislang.data.world.splits import derived_rng
@@ -32,18 +30,6 @@ from vislang.train.task import build_task
 
 pytestmark = pytest.mark.slow
 
-SMALL_MODEL = {
-    "vision_layers": 1,
-    "text_layers": 1,
-    "vision_width": 32,
-    "text_width": 32,
-    "vision_heads": 2,
-    "text_heads": 2,
-    "vision_mlp_dim": 64,
-    "text_mlp_dim": 64,
-    "embed_dim": 32,
-    "patch_size": 16,
-}
 LANGUAGES = ("en", "ta")
 SCENES = 120
 
@@ -54,7 +40,7 @@ def tables(steps: int = 4, **options: Any) -> dict[str, Any]:
         "scenes": SCENES,
         "languages": list(LANGUAGES),
         "eval_images": 10,
-        "architecture": SMALL_MODEL,
+        "architecture": SMALL_DUAL_ENCODER,
         "hard_negatives": 1,
         **options,
     }
@@ -323,18 +309,8 @@ def test_training_with_hard_negatives_resumes_to_the_same_weights(
 def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the hard-negatives worker on two processes once; the directory of their results."""
     out_dir = tmp_path_factory.mktemp("ddp")
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        str(Path(__file__).with_name("ddp_hard_negatives_worker.py")),
-        str(out_dir),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    worker = Path(__file__).with_name("ddp_hard_negatives_worker.py")
+    run_on_processes(worker, out_dir, processes=2, timeout=600)
     return out_dir
 
 
