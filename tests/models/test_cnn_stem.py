@@ -77,7 +77,7 @@ def test_a_vision_language_model_gets_the_tower_with_its_stem() -> None:
 def test_bad_stems_are_refused_with_the_field() -> None:
     with pytest.raises(ConfigError, match="patch_size = 16"):
         load_model("clip-tiny-cnn", patch_size=8)
-    with pytest.raises(ConfigError, match="vision_stem must be"):
+    with pytest.raises(ConfigError, match="vision_stem: the stem must be"):
         load_model("clip-tiny", vision_stem="resnet")
     with pytest.raises(ValueError, match="4×4 feature grid"):
         load_model("clip-tiny-cnn").encode_images(torch.randn(1, 112, 3, 3))

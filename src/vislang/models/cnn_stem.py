@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vislang.errors import ConfigError
 from vislang.models.efficientnet_lite import load_efficientnet_lite0_trunk
 
 CNN_STEMS = ("efficientnet-lite0",)
@@ -25,6 +26,22 @@ CNN_STEMS = ("efficientnet-lite0",)
 CNN_STEM_STRIDE = 16
 """Pixels per token along each side: the patch size a CNN stem stands in for."""
 _STAGES = 5
+
+
+def check_stem(stem: str, patch_size: int, where: str) -> None:
+    """Refuse (naming ``where``) a stem that is neither ``"patches"`` nor a known CNN stem, or a
+    CNN stem under a tower whose patch size it cannot stand in for."""
+    if stem == "patches":
+        return
+    if stem not in CNN_STEMS:
+        raise ConfigError(
+            f"{where}: the stem must be 'patches' or one of {', '.join(CNN_STEMS)}, not {stem!r}"
+        )
+    if patch_size != CNN_STEM_STRIDE:
+        raise ConfigError(
+            f"{where}: the {stem} stem makes one token per {CNN_STEM_STRIDE}×{CNN_STEM_STRIDE} "
+            f"pixels; set patch_size = {CNN_STEM_STRIDE}, not {patch_size}"
+        )
 
 
 class CnnVisionEmbeddings(nn.Module):

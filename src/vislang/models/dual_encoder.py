@@ -57,7 +57,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
 from vislang.fileio import atomic_write_bytes
-from vislang.models.cnn_stem import CNN_STEM_STRIDE, CNN_STEMS, CnnVisionEmbeddings
+from vislang.models.cnn_stem import CNN_STEM_STRIDE, CnnVisionEmbeddings, check_stem
 from vislang.models.contrastive_loss import clip_loss, siglip_loss
 from vislang.models.efficientnet_lite import MEAN as LITE0_MEAN
 from vislang.models.efficientnet_lite import STD as LITE0_STD
@@ -600,18 +600,7 @@ def _validate(config: DualEncoderConfig) -> None:
             f"{config.name}: preprocess crop {config.preprocess.crop} differs from image_size "
             f"{config.image_size}"
         )
-    if config.vision_stem != "patches":
-        if config.vision_stem not in CNN_STEMS:
-            raise ConfigError(
-                f"{config.name}: vision_stem must be 'patches' or one of {', '.join(CNN_STEMS)}, "
-                f"not {config.vision_stem!r}"
-            )
-        if config.patch_size != CNN_STEM_STRIDE:
-            raise ConfigError(
-                f"{config.name}: the {config.vision_stem} stem makes one token per "
-                f"{CNN_STEM_STRIDE}×{CNN_STEM_STRIDE} pixels; set patch_size = {CNN_STEM_STRIDE}, "
-                f"not {config.patch_size}"
-            )
+    check_stem(config.vision_stem, config.patch_size, f"{config.name}: vision_stem")
     if config.text_padding_side not in ("right", "left"):
         raise ConfigError(
             f"{config.name}: text_padding_side must be 'right' or 'left', "

@@ -29,7 +29,7 @@ from vislang.data.batch import iter_batches
 from vislang.data.images import ImageSource
 from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
-from vislang.models.cnn_stem import CNN_STEMS, CnnVisionEmbeddings
+from vislang.models.cnn_stem import CNN_STEMS, CnnVisionEmbeddings, check_stem
 
 VISION_MODEL_TYPES = ("clip_vision_model", "siglip_vision_model")
 """The ``transformers`` vision configs a tower can hold."""
@@ -81,12 +81,8 @@ class VisionTower(nn.Module):
             )
         hf_config = AutoConfig.for_model(model_type, **fields)
         model = AutoModel.from_config(hf_config, dtype=torch.float32)
+        check_stem(config.stem, hf_config.patch_size, f"{config.name}: stem")
         if config.stem != "patches":
-            if config.stem not in CNN_STEMS:
-                raise ConfigError(
-                    f"{config.name}: stem must be 'patches' or one of {', '.join(CNN_STEMS)}, "
-                    f"not {config.stem!r}"
-                )
             model.embeddings = CnnVisionEmbeddings(
                 hf_config.hidden_size,
                 hf_config.image_size,
