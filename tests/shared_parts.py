@@ -1,12 +1,21 @@
-"""Pieces several test modules share: a one-layer dual-encoder architecture and a launcher that
-runs a worker script on several CPU processes with torchrun."""
+"""Pieces several test modules share: a one-layer dual-encoder architecture, a tiny tokenizer,
+language model and vision tower with random weights, and a launcher that runs a worker script on
+several CPU processes with torchrun."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
+
+import torch
+
+from vislang.data.preprocess import PreprocessConfig
+from vislang.models.causal_lm import CausalLM, CausalLMConfig
+from vislang.models.lm_tokenizer import train_tokenizer
+from vislang.models.vision_tower import VisionTower, VisionTowerConfig
 
 SMALL_DUAL_ENCODER = {
     "vision_layers": 1,
@@ -21,6 +30,75 @@ SMALL_DUAL_ENCODER = {
     "patch_size": 16,
 }
 """Architecture overrides that make any tiny dual-encoder preset train in a fraction of a second."""
+
+CORPUS = [
+    "There is a red circle and two blue squares.",
+    "A red circle is to the left of a blue square.",
+    "There are three stars.",
+    "There is no green heart.",
+    "What colour is the circle? red",
+    "What shape is the blue object? square",
+    "How many stars are there? 2",
+    "Is there a green heart? no",
+    "Es gibt einen roten Kreis.",
+    "Welche Farbe hat der Kreis? rot",
+    "图中有一个红色的圆形。",
+    "Kuna mduara mwekundu.",
+    "en: de: zh: sw:",
+]
+"""World-like text in several languages that the tiny tokenizer is trained on."""
+
+
+@lru_cache(maxsize=1)
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer of the world's kind (``<image>`` is id 3), shared by the
+    tests' models (none of them changes it)."""
+    return train_tokenizer(CORPUS * 3, 300, model_max_length=128)
+
+
+def tiny_lm(seed: int = 0) -> CausalLM:
+    """A 2-layer, 32-wide Llama-style LM with random weights."""
+    tokenizer = tiny_tokenizer()
+    config = CausalLMConfig(
+        name="tiny-test-lm",
+        hf_config={
+            "model_type": "llama",
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 128,
+            "tie_word_embeddings": True,
+            "pad_token_id": 0,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+        },
+        seed=seed,
+    )
+    return CausalLM.with_tokenizer(config, tokenizer)
+
+
+def tiny_tower(seed: int = 0) -> VisionTower:
+    """A 2-layer, 24-wide CLIP vision tower on 32×32 images in 8×8 patches (16 patch tokens
+    after the class token is dropped)."""
+    config = VisionTowerConfig(
+        name="tiny-test-tower",
+        hf_config={
+            "model_type": "clip_vision_model",
+            "hidden_size": 24,
+            "intermediate_size": 48,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        preprocess=PreprocessConfig(resize=32, crop=32),
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VisionTower.from_config(config)
 
 
 def run_on_processes(worker: Path, out_dir: Path, processes: int, timeout: int) -> None:

@@ -8,6 +8,7 @@ import probe_models
 import pytest
 import torch
 
+from shared_parts import tiny_lm
 from vislang.errors import ConfigError, VislangError
 from vislang.models.registry import load_model
 from vislang.probe.scoring import SCORE_TYPES, offered_scores, scorer_for
@@ -191,7 +192,7 @@ def test_smallcap_with_retrieval_scores_after_the_captions_retrieved_from_its_da
     from vislang.retrieval.datastore import Datastore
 
     captioner = SmallCap.build(
-        probe_models.lm(),
+        tiny_lm(),
         probe_models.dual_encoder(),
         CrossAttentionConfig(encoder_dim=1, reduction=2),
         languages=["en"],

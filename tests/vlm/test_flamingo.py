@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_parts import pixels, tiny_lm, tiny_tower
+from tiny_parts import pixels
 
+from shared_parts import tiny_lm, tiny_tower
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import IGNORE_INDEX
 from vislang.models.flamingo import FlamingoVLM

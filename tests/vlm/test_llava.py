@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_parts import tiny_tokenizer
 from transformers import (
     CLIPImageProcessor,
     CLIPVisionConfig,
@@ -21,6 +20,7 @@ from transformers import (
     SiglipVisionConfig,
 )
 
+from shared_parts import tiny_tokenizer
 from vislang.errors import ConfigError
 from vislang.models.llava import LLAVA_QUESTION_TEMPLATE
 from vislang.models.prefix_vlm import PrefixVLM

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 import torch
-from tiny_parts import pixels, tiny_lm, tiny_tower
+from tiny_parts import pixels
 
+from shared_parts import tiny_lm, tiny_tower
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import IGNORE_INDEX, token_log_likelihoods
 from vislang.models.connectors import ConnectorConfig, build_connector

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from tiny_parts import tiny_lm
 from typer.testing import CliRunner
 
+from shared_parts import tiny_lm
 from vislang.cli import app
 from vislang.data.readers import read_dataset
 from vislang.data.schema import VQAExample

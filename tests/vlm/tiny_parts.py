@@ -1,83 +1,14 @@
-"""Tiny, fast parts for vision-language model tests: a world-like tokenizer with ``<image>``, a
-2-layer Llama-style LM, a 2-layer CLIP vision tower on 32×32 images, and folders holding them."""
+"""Tiny, fast parts for vision-language model tests: random 32×32 pixels for the shared tiny
+tower, and folders holding a tiny dual encoder and the shared tiny LM."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from vislang.data.preprocess import PreprocessConfig
-from vislang.models.causal_lm import CausalLM, CausalLMConfig
-from vislang.models.lm_tokenizer import train_tokenizer
+from shared_parts import SMALL_DUAL_ENCODER, tiny_lm
 from vislang.models.registry import load_model, save_model
-from vislang.models.vision_tower import VisionTower, VisionTowerConfig
-
-CORPUS = [
-    "There is a red circle and two blue squares.",
-    "What colour is the circle? red",
-    "What shape is the blue object? square",
-    "How many stars are there? 2",
-    "Is there a green heart? no",
-    "Es gibt einen roten Kreis.",
-    "Welche Farbe hat der Kreis? rot",
-    "图中有一个红色的圆形。",
-    "Kuna mduara mwekundu.",
-    "en: de: zh: sw:",
-]
-
-
-@lru_cache(maxsize=1)
-def tiny_tokenizer():
-    """A byte-level BPE tokenizer of the world's kind (``<image>`` is id 3), shared by the
-    tests' models (none of them changes it)."""
-    return train_tokenizer(CORPUS * 3, 300, model_max_length=128)
-
-
-def tiny_lm(seed: int = 0) -> CausalLM:
-    """A 2-layer, 32-wide Llama-style LM with random weights."""
-    tokenizer = tiny_tokenizer()
-    config = CausalLMConfig(
-        name="tiny-test-lm",
-        hf_config={
-            "model_type": "llama",
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 128,
-            "tie_word_embeddings": True,
-            "pad_token_id": 0,
-            "bos_token_id": 1,
-            "eos_token_id": 2,
-        },
-        seed=seed,
-    )
-    return CausalLM.with_tokenizer(config, tokenizer)
-
-
-def tiny_tower(seed: int = 0) -> VisionTower:
-    """A 2-layer, 24-wide CLIP vision tower on 32×32 images in 8×8 patches (16 patch tokens
-    after the class token is dropped)."""
-    config = VisionTowerConfig(
-        name="tiny-test-tower",
-        hf_config={
-            "model_type": "clip_vision_model",
-            "hidden_size": 24,
-            "intermediate_size": 48,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        preprocess=PreprocessConfig(resize=32, crop=32),
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return VisionTower.from_config(config)
 
 
 def pixels(count: int, seed: int = 0) -> torch.Tensor:
@@ -89,19 +20,6 @@ def pixels(count: int, seed: int = 0) -> torch.Tensor:
 def save_parts(folder: Path) -> tuple[Path, Path]:
     """A tiny CLIP dual encoder (64×64 images, 16 patches) and the tiny LM saved as vislang model
     folders; returns (vision folder, LM folder)."""
-    encoder = load_model(
-        "clip-tiny",
-        patch_size=16,
-        vision_width=32,
-        vision_layers=1,
-        vision_heads=2,
-        vision_mlp_dim=64,
-        text_width=32,
-        text_layers=1,
-        text_heads=2,
-        text_mlp_dim=64,
-        embed_dim=32,
-    )
-    vision = save_model(encoder, folder / "vision")
+    vision = save_model(load_model("clip-tiny", **SMALL_DUAL_ENCODER), folder / "vision")
     lm = save_model(tiny_lm(), folder / "lm")
     return vision, lm
