@@ -101,6 +101,12 @@ def tiny_tower(seed: int = 0) -> VisionTower:
         return VisionTower.from_config(config)
 
 
+def tiny_pixels(count: int, seed: int = 0) -> torch.Tensor:
+    """``count`` random normalised 32×32 images for :func:`tiny_tower`."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(count, 3, 32, 32, generator=generator)
+
+
 def run_on_processes(worker: Path, out_dir: Path, processes: int, timeout: int) -> None:
     """Run ``worker OUT_DIR`` under ``torchrun --standalone`` (a free local port) with
     ``processes`` single-threaded processes; fail with the end of its stderr."""

@@ -12,15 +12,12 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from shared_parts import tiny_lm, tiny_pixels, tiny_tower
 from vislang.cli import app
-from vislang.data.preprocess import PreprocessConfig
 from vislang.data.world import WorldConfig, write_world
 from vislang.errors import ConfigError, DataFormatError
-from vislang.models.causal_lm import CausalLM, CausalLMConfig
-from vislang.models.lm_tokenizer import train_tokenizer
 from vislang.models.prefix_vlm import PrefixVLM
 from vislang.models.registry import load_model, save_model
-from vislang.models.vision_tower import VisionTower, VisionTowerConfig
 from vislang.probe.ablation import ablation_log_likelihoods, text_only_prompt
 from vislang.probe.attention_mass import attention_mass, require_joint_attention
 from vislang.probe.influence import influence_examples, measure_influence
@@ -32,57 +29,17 @@ from vislang.probe.object_masking import (
     scene_file,
 )
 
-LAYERS, HEADS, IMAGE_TOKENS = 2, 4, 16
-CORPUS = [
-    "There is a red circle and two blue squares.",
-    "How many stars are there? 2",
-    "What colour is the circle? red",
-    "en: de: Es gibt einen roten Kreis.",
-]
+LAYERS, HEADS, IMAGE_TOKENS = 2, 4, 16  # the shared tiny LM and tower
 PROMPTS = ["<image>en:", "<image>How many stars are there?", "<image>de:"]
 TEXTS = [" There is a red circle.", " 2", " Es gibt einen roten Kreis und zwei Quadrate."]
 
 
 def tiny_vlm(seed: int = 0) -> PrefixVLM:
-    """A random prefix VLM: a 2-layer CLIP tower on 32×32 images (16 patch tokens), the MLP
-    connector and a 2-layer, 4-head Llama-style LM."""
-    tokenizer = train_tokenizer(CORPUS * 3, 300, model_max_length=128)
-    lm_config = CausalLMConfig(
-        name="influence-test-lm",
-        hf_config={
-            "model_type": "llama",
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": LAYERS,
-            "num_attention_heads": HEADS,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 128,
-            "tie_word_embeddings": True,
-            "pad_token_id": 0,
-            "bos_token_id": 1,
-            "eos_token_id": 2,
-        },
-        seed=seed,
+    """A random prefix VLM: the shared 2-layer CLIP tower on 32×32 images (16 patch tokens), the
+    MLP connector and the shared 2-layer, 4-head Llama-style LM."""
+    return PrefixVLM.from_parts(
+        tiny_tower(seed), tiny_lm(seed), "mlp", seed=seed, name="influence-test-vlm"
     )
-    tower_config = VisionTowerConfig(
-        name="influence-test-tower",
-        hf_config={
-            "model_type": "clip_vision_model",
-            "hidden_size": 24,
-            "intermediate_size": 48,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        preprocess=PreprocessConfig(resize=32, crop=32),
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        tower = VisionTower.from_config(tower_config)
-    lm = CausalLM.with_tokenizer(lm_config, tokenizer)
-    return PrefixVLM.from_parts(tower, lm, "mlp", seed=seed, name="influence-test-vlm")
 
 
 @pytest.fixture(scope="module")
@@ -108,23 +65,18 @@ def world(tmp_path_factory) -> Path:
     return out
 
 
-def pixels(count: int, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(count, 3, 32, 32, generator=generator)
-
-
 # --- attention mass ------------------------------------------------------------------------------
 
 
 def test_attention_mass_sums_to_one_over_image_and_text_per_layer_and_head(vlm) -> None:
-    mass = attention_mass(vlm, TEXTS, PROMPTS, pixels(3))
+    mass = attention_mass(vlm, TEXTS, PROMPTS, tiny_pixels(3))
     assert mass.image.shape == mass.text.shape == (3, LAYERS, HEADS)
     np.testing.assert_allclose(mass.image + mass.text, 1.0, atol=1e-5)
     assert ((mass.image > 0) & (mass.image < 1)).all()
 
 
 def test_padding_does_not_change_an_examples_attention_mass(vlm) -> None:
-    images = pixels(3)
+    images = tiny_pixels(3)
     batch = attention_mass(vlm, TEXTS, PROMPTS, images)
     for i in range(3):
         alone = attention_mass(vlm, TEXTS[i : i + 1], PROMPTS[i : i + 1], images[i : i + 1])
@@ -133,7 +85,7 @@ def test_padding_does_not_change_an_examples_attention_mass(vlm) -> None:
 
 
 def test_uniform_image_share_matches_a_hand_count_of_the_keys(vlm) -> None:
-    mass = attention_mass(vlm, TEXTS[:1], PROMPTS[:1], pixels(1))
+    mass = attention_mass(vlm, TEXTS[:1], PROMPTS[:1], tiny_pixels(1))
     start = len(vlm.lm.start_ids)
     prompt = vlm.tokenizer(PROMPTS[0], add_special_tokens=False)["input_ids"]
     text = vlm.tokenizer(TEXTS[0], add_special_tokens=False)["input_ids"]
@@ -145,7 +97,7 @@ def test_uniform_image_share_matches_a_hand_count_of_the_keys(vlm) -> None:
 
 def test_attention_mass_restores_the_language_models_attention_implementation(vlm) -> None:
     before = vlm.lm.model.config._attn_implementation
-    attention_mass(vlm, TEXTS[:1], PROMPTS[:1], pixels(1))
+    attention_mass(vlm, TEXTS[:1], PROMPTS[:1], tiny_pixels(1))
     assert vlm.lm.model.config._attn_implementation == before
 
 
@@ -203,7 +155,7 @@ def test_a_malformed_scene_box_is_named_by_file_and_field(tmp_path) -> None:
 def test_the_ablation_gives_three_likelihoods_and_no_image_is_the_language_model_alone(
     vlm,
 ) -> None:
-    images = pixels(3)
+    images = tiny_pixels(3)
     masked = images.clone()
     masked[:, :, 8:24, 8:24] = 0.0
     scores = ablation_log_likelihoods(vlm, TEXTS, PROMPTS, images, masked)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_parts import pixels
 
-from shared_parts import tiny_lm, tiny_tower
+from shared_parts import tiny_lm, tiny_pixels, tiny_tower
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import IGNORE_INDEX
 from vislang.models.flamingo import FlamingoVLM
@@ -38,7 +37,7 @@ def test_at_initialisation_the_logits_are_exactly_the_frozen_lms(every) -> None:
     batch = model.lm.tokenize(TEXTS, PROMPTS, add_eos=True)
     text = reference.tokenize(TEXTS, TEXT_ONLY, add_eos=True)
     with torch.no_grad():
-        output = model(**batch, pixels=pixels(3))
+        output = model(**batch, pixels=tiny_pixels(3))
         expected = reference(input_ids=text["input_ids"], attention_mask=text["attention_mask"])
     assert torch.equal(output.logits, expected.logits)
     assert torch.equal(output.labels, text["labels"])
@@ -52,12 +51,12 @@ def test_with_open_gates_the_answer_depends_on_the_image() -> None:
     _open_gates(model)
     batch = model.lm.tokenize(TEXTS, PROMPTS, add_eos=True)
     with torch.no_grad():
-        first = model(**batch, pixels=pixels(3, seed=1)).logits
-        second = model(**batch, pixels=pixels(3, seed=2)).logits
+        first = model(**batch, pixels=tiny_pixels(3, seed=1)).logits
+        second = model(**batch, pixels=tiny_pixels(3, seed=2)).logits
     assert not torch.allclose(first, second)
     # the second row's two images are told apart by their image positions
     with torch.no_grad():
-        swapped = model(**batch, pixels=pixels(3, seed=1)[[0, 2, 1]]).logits
+        swapped = model(**batch, pixels=tiny_pixels(3, seed=1)[[0, 2, 1]]).logits
     assert torch.allclose(first[0], swapped[0]) and not torch.allclose(first[1], swapped[1])
 
 
@@ -65,7 +64,7 @@ def test_rows_attend_only_to_their_own_images() -> None:
     model = _flamingo()
     _open_gates(model)
     batch = model.lm.tokenize(TEXTS, PROMPTS, add_eos=True)
-    images = pixels(3)
+    images = tiny_pixels(3)
     with torch.no_grad():
         together = model(**batch, pixels=images).logits
         alone = model(**model.lm.tokenize(TEXTS[:1], PROMPTS[:1], add_eos=True), pixels=images[:1])
@@ -106,7 +105,7 @@ def _greedy_without_cache(model: FlamingoVLM, prompt: str, images: torch.Tensor,
 def test_generation_with_cached_keys_equals_greedy_decoding_without_cache() -> None:
     model = _flamingo()
     _open_gates(model)
-    images = pixels(3, seed=7)
+    images = tiny_pixels(3, seed=7)
     generated = model.generate(PROMPTS, pixels=images, max_new_tokens=6)
     expected = [
         _greedy_without_cache(model, PROMPTS[0], images[:1], 6),
@@ -118,7 +117,7 @@ def test_generation_with_cached_keys_equals_greedy_decoding_without_cache() -> N
 def test_beam_search_repeats_each_rows_images_per_beam() -> None:
     model = _flamingo()
     _open_gates(model)
-    images = pixels(3, seed=8)
+    images = tiny_pixels(3, seed=8)
     batched = model.generate(PROMPTS, pixels=images, max_new_tokens=5, num_beams=3)
     alone = [
         model.generate(PROMPTS[:1], pixels=images[:1], max_new_tokens=5, num_beams=3)[0],
@@ -135,7 +134,8 @@ def test_a_saved_model_loads_back_with_the_same_outputs(tmp_path) -> None:
     batch = model.lm.tokenize(TEXTS, PROMPTS, add_eos=True)
     with torch.no_grad():
         assert torch.equal(
-            loaded(**batch, pixels=pixels(3)).logits, model(**batch, pixels=pixels(3)).logits
+            loaded(**batch, pixels=tiny_pixels(3)).logits,
+            model(**batch, pixels=tiny_pixels(3)).logits,
         )
 
 
@@ -149,7 +149,7 @@ def test_every_sequence_needs_an_image() -> None:
     model = _flamingo()
     batch = model.lm.tokenize(TEXTS, ["<image>What?", "No image here"], add_eos=True)
     with pytest.raises(ValueError, match="at least one <image>"):
-        model(**batch, pixels=pixels(1))
+        model(**batch, pixels=tiny_pixels(1))
 
 
 def test_ungated_or_misplaced_cross_attention_is_refused() -> None:

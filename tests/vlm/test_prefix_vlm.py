@@ -7,9 +7,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from tiny_parts import pixels
 
-from shared_parts import tiny_lm, tiny_tower
+from shared_parts import tiny_lm, tiny_pixels, tiny_tower
 from vislang.errors import ConfigError
 from vislang.models.causal_lm import IGNORE_INDEX, token_log_likelihoods
 from vislang.models.connectors import ConnectorConfig, build_connector
@@ -54,7 +53,7 @@ def _manual_row(model: PrefixVLM, row: int, visual: list[torch.Tensor]) -> tuple
 @pytest.mark.parametrize("padding_side", ["right", "left"])
 def test_logits_are_the_lms_on_the_text_with_visual_tokens_in_place(padding_side) -> None:
     model = _vlm()
-    images = pixels(3)
+    images = tiny_pixels(3)
     with torch.no_grad():
         visual = model.visual_tokens(images)
         positions = model.image_position.weight
@@ -91,7 +90,7 @@ def test_visual_tokens_take_m_positions_per_image_and_are_attended() -> None:
 
 def test_image_position_embeddings_tell_the_images_of_a_sequence_apart() -> None:
     model = _vlm()
-    images = pixels(3)
+    images = tiny_pixels(3)
     swapped = images[[0, 2, 1]]
     batch = _batch(model)
     with torch.no_grad():
@@ -105,7 +104,7 @@ def test_image_position_embeddings_tell_the_images_of_a_sequence_apart() -> None
 
 def test_features_computed_beforehand_give_the_same_logits_as_pixels() -> None:
     model = _vlm("resampler", queries=4)
-    images = pixels(3)
+    images = tiny_pixels(3)
     with torch.no_grad():
         from_pixels = model(**_batch(model), pixels=images).logits
         from_features = model(**_batch(model), features=model.vision(images)).logits
@@ -114,7 +113,7 @@ def test_features_computed_beforehand_give_the_same_logits_as_pixels() -> None:
 
 def test_log_likelihood_sums_the_answer_tokens_only() -> None:
     model = _vlm()
-    images = pixels(3)
+    images = tiny_pixels(3)
     scores = model.log_likelihood(TEXTS, PROMPTS, pixels=images)
     with torch.no_grad():
         output = model(**_batch(model), pixels=images)
@@ -143,7 +142,7 @@ def _greedy_without_cache(model: PrefixVLM, prompt: str, images: torch.Tensor, s
 
 def test_batched_generation_with_kv_cache_equals_greedy_decoding_one_prompt_at_a_time() -> None:
     model = _vlm()
-    images = pixels(3, seed=5)
+    images = tiny_pixels(3, seed=5)
     generated = model.generate(PROMPTS, pixels=images, max_new_tokens=6, batch_size=2)
     expected = [
         _greedy_without_cache(model, PROMPTS[0], images[:1], 6),
@@ -155,7 +154,7 @@ def test_batched_generation_with_kv_cache_equals_greedy_decoding_one_prompt_at_a
 
 def test_beam_search_is_the_same_in_a_batch_and_alone() -> None:
     model = _vlm()
-    images = pixels(3, seed=6)
+    images = tiny_pixels(3, seed=6)
     batched = model.generate(PROMPTS, pixels=images, max_new_tokens=5, num_beams=3)
     alone = [
         model.generate(PROMPTS[:1], pixels=images[:1], max_new_tokens=5, num_beams=3)[0],
@@ -170,7 +169,7 @@ def test_a_saved_model_loads_back_with_the_same_outputs(tmp_path) -> None:
     loaded = load_model(folder)
     assert isinstance(loaded, PrefixVLM) and isinstance(loaded, VisionLanguageModel)
     assert loaded.config == model.config
-    images = pixels(3)
+    images = tiny_pixels(3)
     with torch.no_grad():
         assert torch.equal(
             loaded(**_batch(loaded), pixels=images).logits,
@@ -186,7 +185,7 @@ def test_the_tiny_preset_builds() -> None:
 def test_placeholders_and_images_must_match() -> None:
     model = _vlm()
     with pytest.raises(ValueError, match="3 <image> placeholders for 2 images"):
-        model(**_batch(model), pixels=pixels(2))
+        model(**_batch(model), pixels=tiny_pixels(2))
     with pytest.raises(ValueError, match="placeholders for 0 images"):
         model.generate(PROMPTS[:1])
 
@@ -194,9 +193,9 @@ def test_placeholders_and_images_must_match() -> None:
 def test_more_images_than_image_positions_is_refused() -> None:
     model = PrefixVLM.from_parts(tiny_tower(), tiny_lm(), image_positions=1)
     with pytest.raises(ValueError, match=r"holds 2 images.*at most 1"):
-        model(**_batch(model), pixels=pixels(3))
+        model(**_batch(model), pixels=tiny_pixels(3))
     unlimited = PrefixVLM.from_parts(tiny_tower(), tiny_lm(), image_positions=0)
-    assert unlimited(**_batch(unlimited), pixels=pixels(3)).logits.shape[0] == 2
+    assert unlimited(**_batch(unlimited), pixels=tiny_pixels(3)).logits.shape[0] == 2
 
 
 def test_parts_that_do_not_fit_are_refused() -> None:
