@@ -45,17 +45,21 @@ def check_stem(stem: str, patch_size: int, where: str) -> None:
 
 
 class CnnVisionEmbeddings(nn.Module):
-    """The input embeddings of a CLIP or SigLIP vision transformer, with a CNN in place of the
-    patch convolution: (B, N (+ 1), width) tokens, N = (H/16)·(W/16), the class token first when
-    ``class_token`` (CLIP), plus learned position embeddings.
+    """The input embeddings of a CLIP or SigLIP vision transformer, with the CNN ``stem`` (a name
+    of :data:`CNN_STEMS`) in place of the patch convolution: (B, N (+ 1), width) tokens,
+    N = (H/16)·(W/16), the class token first when ``class_token`` (CLIP), plus learned position
+    embeddings.
 
     ``forward`` takes normalised pixels (B, 3, H, W) or what the frozen trunk makes of them
     (B, :attr:`trunk_channels`, H/16, W/16): training computes the frozen part once per image
     (:meth:`trunk_features`) instead of once per step. The trunk always stays in eval mode.
     """
 
-    def __init__(self, width: int, image_size: int, class_token: bool) -> None:
+    def __init__(self, stem: str, width: int, image_size: int, class_token: bool) -> None:
         super().__init__()
+        if stem not in CNN_STEMS:
+            raise ConfigError(f"unknown CNN stem {stem!r}; known: {', '.join(CNN_STEMS)}")
+        self.stem = stem
         self.trunk = load_efficientnet_lite0_trunk(_STAGES)
         self.trunk.requires_grad_(False)
         self.grid = image_size // CNN_STEM_STRIDE

@@ -182,7 +182,10 @@ class DualEncoder(nn.Module):
             backbone = cls.backbone_class(cls._backbone_config(config))
             if config.vision_stem != "patches":
                 backbone.vision_model.embeddings = CnnVisionEmbeddings(
-                    config.vision_width, config.image_size, class_token=cls.family == "clip"
+                    config.vision_stem,
+                    config.vision_width,
+                    config.image_size,
+                    class_token=cls.family == "clip",
                 )
         with torch.no_grad():
             backbone.logit_scale.fill_(config.logit_scale_init)

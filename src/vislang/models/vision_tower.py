@@ -29,7 +29,7 @@ from vislang.data.batch import iter_batches
 from vislang.data.images import ImageSource
 from vislang.data.preprocess import PreprocessConfig
 from vislang.errors import ConfigError
-from vislang.models.cnn_stem import CNN_STEMS, CnnVisionEmbeddings, check_stem
+from vislang.models.cnn_stem import CnnVisionEmbeddings, check_stem
 
 VISION_MODEL_TYPES = ("clip_vision_model", "siglip_vision_model")
 """The ``transformers`` vision configs a tower can hold."""
@@ -84,6 +84,7 @@ class VisionTower(nn.Module):
         check_stem(config.stem, hf_config.patch_size, f"{config.name}: stem")
         if config.stem != "patches":
             model.embeddings = CnnVisionEmbeddings(
+                config.stem,
                 hf_config.hidden_size,
                 hf_config.image_size,
                 class_token=model_type == "clip_vision_model",
@@ -113,7 +114,7 @@ class VisionTower(nn.Module):
             preprocess=preprocess,
             feature_layer=feature_layer,
             select=select,
-            stem=CNN_STEMS[0] if isinstance(model.embeddings, CnnVisionEmbeddings) else "patches",
+            stem=getattr(model.embeddings, "stem", "patches"),
         )
         return cls(config, model)
 
