@@ -1,5 +1,5 @@
-"""``vislang probe``: what drives a model's success — foils, Winoground, attribute probes,
-modality influence, and a report that puts them side by side.
+"""``vislang probe``: what drives a model's success — foils, Winoground, binding, attribute
+probes, modality influence, and a report that puts them side by side.
 
 Each probe lives in :mod:`vislang.probe`; this module only parses options and prints. Probes
 with their own command module register here with one tuple in :data:`_PROBE_COMMANDS`.
@@ -19,7 +19,8 @@ from vislang.errors import ConfigError
 
 app = typer.Typer(
     name="probe",
-    help="Probe what models understand: foils, Winoground, attributes, modality influence.",
+    help="Probe what models understand: foils, Winoground, binding, attributes, modality "
+    "influence.",
     no_args_is_help=True,
 )
 
@@ -113,6 +114,54 @@ def winoground(
         title = f"Winoground on {data}: {model} ({probe.score_type})"
         console.stdout.print(console.rows_table(rows, title=title))
         _print_left_out(result)
+
+    console.emit(result, as_json, render)
+
+
+@app.command("binding")
+def binding(
+    model: ModelOption,
+    language: Annotated[
+        str, typer.Option("--language", help="Language of the captions (a world language).")
+    ] = "en",
+    per_shape: Annotated[
+        int,
+        typer.Option("--per-shape", min=5, help="Two-object scenes per anchor shape."),
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the scenes and the folds.")] = 0,
+    batch_size: BatchOption = 256,
+    as_json: JsonFlag = False,
+) -> None:
+    """Binding: can a linear probe name which colour goes with which shape from a dual
+    encoder's image embedding, and from its text embedding, of two-object world scenes?"""
+    from vislang.data.world.config import WorldConfig
+    from vislang.models.dual_encoder import DualEncoder
+    from vislang.models.registry import load_model
+    from vislang.probe.binding import binding_items, probe_binding
+
+    encoder = load_model(model)
+    if not isinstance(encoder, DualEncoder):
+        raise ConfigError(
+            f"--model {model}: the binding probe needs a dual encoder (image and text "
+            f"embeddings), not a {encoder.family} model"
+        )
+    items = binding_items(WorldConfig(), language, per_shape, seed)
+    scores = probe_binding(
+        encoder, items, seed=seed, batch_size=batch_size, show_progress=not as_json
+    )
+    result = {
+        "model": model,
+        "language": language,
+        "per_shape": per_shape,
+        "seed": seed,
+        "chance_accuracy": 1 / len(WorldConfig().colours),
+        "sides": {side: score.to_dict() for side, score in scores.items()},
+    }
+
+    def render() -> None:
+        rows = [score.to_dict() for score in scores.values()]
+        title = f"binding of {model} ({language}; binding 0.5 = a bag of features, 1 = bound)"
+        console.stdout.print(console.rows_table(rows, title=title))
 
     console.emit(result, as_json, render)
 
