@@ -81,3 +81,15 @@ def test_a_new_section_plugs_in_without_changing_the_runner(tmp_path: Path) -> N
     assert counted == summary["sections"]["world"]["images"]
     report = (tmp_path / "run" / "report.md").read_text("utf-8")
     assert "## 2. Counting images" in report and f"{counted} images." in report
+
+
+def test_quick_demo_probes_the_dual_encoders_binding(quick_run: tuple[Path, dict]) -> None:
+    out, summary = quick_run
+    binding = summary["sections"]["probes"]["binding"]
+    assert set(binding) == {"image", "text"}
+    for side in binding.values():
+        assert side["items"] == 20 * 6  # BINDING_PER_SHAPE in quick mode, six shapes
+        assert 0 <= side["accuracy"] + side["swapped"] <= 1
+    report = (out / "report.md").read_text("utf-8")
+    assert "### Binding" in report
+    assert f"| text | {100 * binding['text']['accuracy']:.1f} |" in report

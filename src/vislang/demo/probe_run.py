@@ -1,5 +1,6 @@
 """The demo's probe section: the models earlier sections trained, side by side on the world's
-foils and Winoground groups, with the text-only baseline beside them.
+foils and Winoground groups, with the text-only baseline beside them, and the dual encoder's
+two towers on binding (:mod:`vislang.probe.binding`).
 
 Models are taken from ``context.shared`` when an earlier section left them there: the best dual
 encoder (``"dual_encoder_dir"``, cosine similarity), the captioner (``"captioner_dir"``,
@@ -7,7 +8,8 @@ log-likelihood of the text given the image), the best VLM (``"vlm_dir"``, the sa
 language model (``"lm_dir"``, text-only log-likelihood: the language prior). Examples are the
 English ones (:data:`LANGUAGE`: every demo model reads English, not all read every language) of
 the world's held-out splits (not ``train``); in quick mode at most :data:`QUICK_FOILS` foil items
-and :data:`QUICK_GROUPS` Winoground groups.
+and :data:`QUICK_GROUPS` Winoground groups, and :data:`BINDING_PER_SHAPE` binding scenes per
+shape.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from pathlib import Path
 
 from vislang.data.readers import read_dataset
 from vislang.data.schema import FoilExample, WinogroundExample
+from vislang.data.world import WorldConfig
 from vislang.demo.runner import DemoContext, SectionResult
+from vislang.models.registry import load_model
+from vislang.probe.binding import BindingScore, binding_items, probe_binding
 from vislang.probe.report import report_markdown, run_probes, write_pictures
 from vislang.probe.scoring import Scorer, scorer_for
 
@@ -24,6 +29,7 @@ QUICK_FOILS = 240
 QUICK_GROUPS = 40
 HELD_OUT = ("val", "test", "test_comp")
 LANGUAGE = "en"
+BINDING_PER_SHAPE = {False: 1000, True: 20}
 
 MODELS: tuple[tuple[str, str, str], ...] = (
     ("dual_encoder_dir", "dual encoder", "similarity"),
@@ -78,8 +84,38 @@ def run_probes_section(context: DemoContext) -> SectionResult:
         }
         for r in results
     }
+    details: dict = {"models": summary}
+    if "dual_encoder_dir" in context.shared:
+        binding = _binding(Path(context.shared["dual_encoder_dir"]), context)
+        markdown += _binding_markdown(binding)
+        details["binding"] = {side: score.to_dict() for side, score in binding.items()}
     files = [folder / name for name in pictures.values()]
-    return SectionResult(markdown, {"models": summary}, files)
+    return SectionResult(markdown, details, files)
+
+
+def _binding(folder: Path, context: DemoContext) -> dict[str, BindingScore]:
+    """The dual encoder's image and text sides on two-object scenes, English captions."""
+    items = binding_items(WorldConfig(), LANGUAGE, BINDING_PER_SHAPE[context.quick], context.seed)
+    context.log(f"binding: the dual encoder's two towers on {len(items)} two-object scenes")
+    return probe_binding(load_model(folder), items, seed=context.seed, show_progress=True)
+
+
+def _binding_markdown(scores: dict[str, BindingScore]) -> str:
+    rows = "\n".join(
+        f"| {s.side} | {100 * s.accuracy:.1f} | {100 * s.swapped:.1f} | {s.binding:.2f} |"
+        for s in scores.values()
+    )
+    return (
+        "\n\n### Binding\n\n"
+        f"From the dual encoder's embedding of each of {scores['image'].items} two-object scenes "
+        "(its image, or its English inventory caption), a linear probe names the colour of one "
+        "object given its shape (`vislang probe binding`, docs/probes.md). A bag of features "
+        "names either of the two colours as often (binding 0.5); a bound code names the right "
+        "one (binding 1).\n\n"
+        "| side | right colour % | the other object's colour % | binding |\n"
+        "|---|---:|---:|---:|\n"
+        f"{rows}\n"
+    )
 
 
 def _scorers(context: DemoContext) -> list[tuple[str, Scorer]]:
