@@ -145,7 +145,8 @@ def binding(
             f"--model {model}: the binding probe needs a dual encoder (image and text "
             f"embeddings), not a {encoder.family} model"
         )
-    items = binding_items(WorldConfig(), language, per_shape, seed)
+    world = WorldConfig()
+    items = binding_items(world, language, per_shape, seed)
     scores = probe_binding(
         encoder, items, seed=seed, batch_size=batch_size, show_progress=not as_json
     )
@@ -154,7 +155,7 @@ def binding(
         "language": language,
         "per_shape": per_shape,
         "seed": seed,
-        "chance_accuracy": 1 / len(WorldConfig().colours),
+        "chance_accuracy": 1 / len(world.colours),
         "sides": {side: score.to_dict() for side, score in scores.items()},
     }
 

@@ -15,6 +15,7 @@ shape.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from vislang.data.readers import read_dataset
 from vislang.data.schema import FoilExample, WinogroundExample
@@ -84,7 +85,7 @@ def run_probes_section(context: DemoContext) -> SectionResult:
         }
         for r in results
     }
-    details: dict = {"models": summary}
+    details: dict[str, Any] = {"models": summary}
     if "dual_encoder_dir" in context.shared:
         binding = _binding(Path(context.shared["dual_encoder_dir"]), context)
         markdown += _binding_markdown(binding)
