@@ -419,3 +419,29 @@ def test_images_of_the_wrong_size_are_refused() -> None:
         model.encode_images(torch.randn(1, 3, 32, 32))
     with pytest.raises(TypeError, match="sequence of texts"):
         model.tokenize("one string")
+
+
+def test_texts_of_mixed_lengths_are_encoded_in_length_groups_with_the_same_result() -> None:
+    clip = load_model("clip-tiny", seed=3)
+    texts = [("a red circle " * (1 + i % 7)).strip() for i in range(37)]  # 12 to 90 bytes
+    tokens = clip.tokenize(texts)
+    calls: list[int] = []
+    text_model = clip.backbone.text_model
+    hook = text_model.register_forward_pre_hook(
+        lambda _module, _args, kwargs: calls.append(kwargs["input_ids"].shape[1]),
+        with_kwargs=True,
+    )
+    grouped = clip.text_embeddings(**tokens)
+    hook.remove()
+    whole = clip.backbone.get_text_features(**tokens).pooler_output
+    assert len(calls) == 3 and max(calls) == tokens["input_ids"].shape[1] > min(calls)
+    torch.testing.assert_close(grouped, whole, atol=1e-5, rtol=1e-5)
+    grouped.sum().backward()  # one graph through every group
+    assert clip.backbone.text_model.embeddings.token_embedding.weight.grad is not None
+
+    siglip = load_model("siglip-tiny", seed=3)  # left padding: positions depend on the padding
+    tokens = siglip.tokenize(texts)
+    torch.testing.assert_close(
+        siglip.text_embeddings(**tokens),
+        siglip.backbone.get_text_features(**tokens).pooler_output,
+    )
