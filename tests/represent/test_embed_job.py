@@ -13,10 +13,13 @@ from PIL import Image
 from vislang.data.preprocess import load_preprocessed
 from vislang.data.readers import read_dataset
 from vislang.errors import ConfigError
+from vislang.models.registry import load_model
 from vislang.represent.embed_job import (
     dataset_image_inputs,
     dataset_text_inputs,
     image_folder_inputs,
+    native_bfloat16,
+    resolve_precision,
     run_embed_job,
 )
 from vislang.represent.encoder import ImageTextEncoder
@@ -146,6 +149,38 @@ def test_bad_job_options_are_refused(tmp_path: Path, encoder: ImageTextEncoder) 
         image_folder_inputs(tmp_path / "absent")
     with pytest.raises(ConfigError, match="batch size and threads"):
         run_embed_job(encoder, [], tmp_path / "f", modality="image", batch_size=0)
+
+
+def test_precision_is_resolved_and_checked() -> None:
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("bfloat16") == "bfloat16"
+    assert resolve_precision("auto") == ("bfloat16" if native_bfloat16() else "float32")
+    with pytest.raises(ConfigError, match="precision must be one of auto, float32, bfloat16"):
+        resolve_precision("float16")
+
+
+def test_bfloat16_job_matches_float32_job(tmp_path: Path) -> None:
+    make_images(tmp_path / "images")
+    clip = load_model("clip-tiny").eval()
+    rows = image_folder_inputs(tmp_path / "images")
+    stores = {}
+    for precision in ("float32", "bfloat16"):
+        report = run_embed_job(
+            clip,
+            rows,
+            tmp_path / precision,
+            modality="image",
+            batch_size=4,
+            show_progress=False,
+            precision=precision,
+        )
+        assert report.precision == precision and report.embedded == 7
+        assert report.to_dict()["precision"] == precision
+        stores[precision] = FeatureStore.open(tmp_path / precision).embeddings()
+    assert stores["bfloat16"].dtype == np.float32
+    assert not np.array_equal(stores["bfloat16"], stores["float32"])  # bfloat16 did run
+    cosines = (stores["bfloat16"] * stores["float32"]).sum(axis=1)
+    assert cosines.min() >= 0.999
 
 
 @pytest.mark.shared_data

@@ -47,6 +47,15 @@ def embed_command(
             "--threads", min=1, help="Image decoding threads, run beside the forward pass."
         ),
     ] = 2,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="float32 (exact); bfloat16 matrix products (about twice as fast on a CPU "
+            "with native bfloat16, embeddings within cosine 0.9999); or auto: bfloat16 where "
+            "the CPU computes it natively, float32 elsewhere.",
+        ),
+    ] = "float32",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing feature store at --out.")
     ] = False,
@@ -94,6 +103,7 @@ def embed_command(
         overwrite=overwrite,
         earlier_failures=earlier_failures,
         show_progress=not as_json,
+        precision=precision,
     )
     result = report.to_dict()
     console.emit(result, as_json, render=lambda: _render(result))
