@@ -374,6 +374,12 @@ def test_bad_padding_sides_are_refused() -> None:
         load_model("clip-tiny", text_padding_side="middle")
 
 
+def test_siglip_embedding_width_is_its_vision_width() -> None:
+    assert load_model("clip-tiny", embed_dim=256).embed_dim == 256  # CLIP projects
+    with pytest.raises(ConfigError, match="embed_dim must equal vision_width 128, not 256"):
+        load_model("siglip-tiny", embed_dim=256)
+
+
 def test_temperature_initialisation_and_clip_clamp() -> None:
     clip, siglip = load_model("clip-tiny"), load_model("siglip-tiny")
     assert clip.logit_scale().item() == pytest.approx(1 / 0.07)

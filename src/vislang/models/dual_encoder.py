@@ -535,6 +535,12 @@ class SiglipDualEncoder(DualEncoder):
 
     @classmethod
     def _backbone_config(cls, config: DualEncoderConfig) -> SiglipConfig:
+        if config.embed_dim != config.vision_width:
+            raise ConfigError(
+                f"{config.name}: SigLIP's image embedding is its attention-pooled vision tower "
+                f"(no projection), so embed_dim must equal vision_width {config.vision_width}, "
+                f"not {config.embed_dim}"
+            )
         return SiglipConfig(
             text_config={**_text_tower(config), "projection_size": config.embed_dim},
             vision_config={**_vision_tower(config), "vision_use_head": True},
