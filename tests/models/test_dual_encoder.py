@@ -445,9 +445,19 @@ def test_texts_of_mixed_lengths_are_encoded_in_length_groups_with_the_same_resul
     grouped.sum().backward()  # one graph through every group
     assert clip.backbone.text_model.embeddings.token_embedding.weight.grad is not None
 
-    siglip = load_model("siglip-tiny", seed=3)  # left padding: positions depend on the padding
+    siglip = load_model("siglip-tiny", seed=3)  # left padding to 128 positions, masked
     tokens = siglip.tokenize(texts)
+    assert tokens["input_ids"].shape[1] == 128 and tokens["attention_mask"][:, 0].sum() == 0
     torch.testing.assert_close(
         siglip.text_embeddings(**tokens),
         siglip.backbone.get_text_features(**tokens).pooler_output,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    published = load_model("siglip-tiny", text_attention_mask=False, text_padding_side="right")
+    tokens = published.tokenize(texts)  # padding is attended to: one call, nothing cut
+    assert "attention_mask" not in tokens
+    torch.testing.assert_close(
+        published.text_embeddings(**tokens),
+        published.backbone.get_text_features(**tokens).pooler_output,
     )

@@ -316,21 +316,28 @@ class DualEncoder(nn.Module):
     ) -> torch.Tensor:
         """Unnormalised pooled, projected text embeddings, with gradient.
 
-        Right-padded masked texts (CLIP's tokenisation) are encoded in groups of similar length,
-        each cut to its own longest text: a batch that mixes 10-token captions with 40-token ones
-        then costs about what its tokens cost, not 40 positions per text. The result is that of
-        one padded call (padding is masked and positions start at 0 either way)."""
-        groups = _length_groups(attention_mask, self.config.text_padding_side)
+        Masked texts are encoded in groups of similar length, each cut to its own longest text
+        (the padding is on one side, so only padding is cut): a batch that mixes 10-token
+        captions with 40-token ones then costs about what its tokens cost. Every kept token
+        keeps the position it has in the whole batch (left padding: counted from the batch's
+        first column), so the result is that of one padded call."""
+        groups = _length_groups(attention_mask)
         if groups is None:
             return self.backbone.get_text_features(
                 input_ids=input_ids, attention_mask=attention_mask
             ).pooler_output
         assert attention_mask is not None
+        width = input_ids.shape[1]
+        left = self.config.text_padding_side == "left"
         parts = []
         for rows, length in groups:
+            columns = slice(width - length, width) if left else slice(0, length)
+            positions = torch.arange(width, device=input_ids.device)[columns]
             parts.append(
                 self.backbone.get_text_features(
-                    input_ids=input_ids[rows, :length], attention_mask=attention_mask[rows, :length]
+                    input_ids=input_ids[rows, columns],
+                    attention_mask=attention_mask[rows, columns],
+                    position_ids=positions.expand(len(rows), -1),
                 ).pooler_output
             )
         order = torch.cat([rows for rows, _ in groups])
@@ -613,13 +620,11 @@ TEXT_LENGTH_GROUP = 16
 positions, larger ones make fewer calls of the text tower."""
 
 
-def _length_groups(
-    attention_mask: torch.Tensor | None, padding_side: str
-) -> list[tuple[torch.Tensor, int]] | None:
-    """Rows of a right-padded batch sorted by length, in groups of :data:`TEXT_LENGTH_GROUP`,
-    each with its longest length; ``None`` when grouping would not pay or not be exact (no
-    mask, left padding whose positions depend on the padding, or a batch of one group)."""
-    if attention_mask is None or padding_side != "right" or attention_mask.ndim != 2:
+def _length_groups(attention_mask: torch.Tensor | None) -> list[tuple[torch.Tensor, int]] | None:
+    """Rows of a padded batch sorted by length, in groups of :data:`TEXT_LENGTH_GROUP`, each
+    with its longest length; ``None`` without a mask (padding that is attended to cannot be cut)
+    or for a batch of one group."""
+    if attention_mask is None or attention_mask.ndim != 2:
         return None
     if attention_mask.shape[0] <= TEXT_LENGTH_GROUP:
         return None
