@@ -108,6 +108,24 @@ def test_lmcap_refuses_what_it_cannot_do(parts) -> None:
         LMCapConfig(num_beams=2, num_return=3)
 
 
+def test_a_prompt_too_long_keeps_its_best_retrieved_captions(parts) -> None:
+    lm, retriever = parts[0], parts[2]
+    embeddings = encode_images(parts[1], IMAGES[:1]).embeddings
+    [whole] = _captioner(parts, shots=0).caption_encoded(None, embeddings, ["en"], retriever)
+    assert len(whole.retrieved.captions) == 2
+    template = _captioner(parts, shots=0).template("en")
+    one = template.few_shot_prompt([], whole.retrieved.captions[:1], lm.tokenizer.eos_token)
+    room = len(lm.tokenizer(one, add_special_tokens=False)["input_ids"])
+    new_tokens = 1024 - len(lm.start_ids) - room  # room for the prompt with one caption only
+    captioner = _captioner(parts, shots=0, max_new_tokens=new_tokens, num_beams=1, num_return=1)
+    [fitted] = captioner.caption_encoded(None, embeddings, ["en"], retriever)
+    assert fitted.prompt == one
+    kept, found = fitted.retrieved, whole.retrieved
+    assert kept.captions == found.captions[:1] and kept.scores == found.scores[:1]
+    assert (kept.image_ids, kept.rows) == (found.image_ids[:1], found.rows[:1])
+    assert kept.dropped == {**found.dropped, "prompt_length": 1}
+
+
 def test_without_retrieval_no_datastore_is_needed(parts) -> None:
     captioner = _captioner(parts, shots=0, retrieval=RetrievalConfig(keep=0))
     results = captioner.caption(torch.zeros(1, 3, 64, 64), ["en"])

@@ -12,6 +12,7 @@ that went into that prompt.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,6 +164,42 @@ def check_prompt_lengths(lm: CausalLM, prompts: Sequence[str], max_new_tokens: i
         )
 
 
+def fit_prompt(
+    lm: CausalLM,
+    build: Callable[[Sequence[str]], str],
+    found: RetrievedCaptions | None,
+    max_new_tokens: int,
+) -> tuple[str, RetrievedCaptions | None]:
+    """The prompt ``build`` makes from ``found``'s captions and the retrieved captions it used:
+    all of them, or, when the prompt with the start token and ``max_new_tokens`` would run past
+    the LM's positions, the best ones that fit (the lowest-scored dropped first, counted in
+    ``dropped["prompt_length"]``, with their scores, ids and rows). A prompt too long even
+    without retrieved captions is returned whole, for :func:`check_prompt_lengths` to refuse."""
+    captions = () if found is None else found.captions
+    limit = getattr(lm.model.config, "max_position_embeddings", None)
+    room = None if limit is None else limit - len(lm.start_ids) - max_new_tokens
+    keep = len(captions)
+    prompt = build(captions)
+    while room is not None and keep > 0 and _token_count(lm, prompt) > room:
+        keep -= 1
+        prompt = build(captions[:keep])
+    if found is None or keep == len(captions):
+        return prompt, found
+    trimmed = dataclasses.replace(
+        found,
+        captions=found.captions[:keep],
+        scores=found.scores[:keep],
+        image_ids=found.image_ids[:keep],
+        rows=found.rows[:keep],
+        dropped={**found.dropped, "prompt_length": len(captions) - keep},
+    )
+    return prompt, trimmed
+
+
+def _token_count(lm: CausalLM, text: str) -> int:
+    return len(lm.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def prompts_for(
     templates: Sequence[PromptTemplate],
     retrieved: Sequence[RetrievedCaptions | None],
@@ -181,6 +218,7 @@ __all__ = [
     "EncoderLMCaptioner",
     "check_prompt_lengths",
     "marks_words",
+    "fit_prompt",
     "prompts_for",
     "retrieve_for_images",
     "token_counter",

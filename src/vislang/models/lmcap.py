@@ -36,6 +36,7 @@ from vislang.models.captioning import (
     CaptionResult,
     EncoderLMCaptioner,
     check_prompt_lengths,
+    fit_prompt,
     marks_words,
     retrieve_for_images,
 )
@@ -144,10 +145,16 @@ class LMCap(EncoderLMCaptioner):
             retriever, self.uses_retrieval(), embeddings, languages, ids
         )
         prompts = []
-        for language, found in zip(languages, retrieved, strict=True):
+        for position, (language, found) in enumerate(zip(languages, retrieved, strict=True)):
             shots = self._shots(language, demonstrations)
-            captions = () if found is None else found.captions
-            prompts.append(self.template(language).few_shot_prompt(shots, captions, self.eos))
+            template = self.template(language)
+            prompt, retrieved[position] = fit_prompt(
+                self.lm,
+                lambda captions, t=template, s=shots: t.few_shot_prompt(s, captions, self.eos),
+                found,
+                self.config.max_new_tokens,
+            )
+            prompts.append(prompt)
         check_prompt_lengths(self.lm, prompts, self.config.max_new_tokens)
         beams = self.lm.generate_beams(
             prompts,
