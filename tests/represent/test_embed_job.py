@@ -179,6 +179,7 @@ def test_bfloat16_job_matches_float32_job(tmp_path: Path) -> None:
         stores[precision] = FeatureStore.open(tmp_path / precision).embeddings()
     assert stores["bfloat16"].dtype == np.float32
     assert not np.array_equal(stores["bfloat16"], stores["float32"])  # bfloat16 did run
+    np.testing.assert_allclose(np.linalg.norm(stores["bfloat16"], axis=1), 1.0, atol=1e-6)
     cosines = (stores["bfloat16"] * stores["float32"]).sum(axis=1)
     assert cosines.min() >= 0.999
 
