@@ -242,11 +242,18 @@ def test_shipped_recipes_parse_and_name_dual_encoder_presets() -> None:
             DualEncoderOptions, config.task_options, where=name, prefix="task"
         )
         assert options.model == f"{name.split('-')[0]}-tiny-cnn" and not options.data
+    loss_keys = {"embed_dim", "logit_scale_init", "logit_bias_init"}  # each loss's own start
     for suffix in ("", "-quick"):
         clip = load_run_config(recipe_path(f"clip-tiny-world{suffix}"))
         siglip = load_run_config(recipe_path(f"siglip-tiny-world{suffix}"))
-        # the two recipes compare the losses: everything but the model is the same
-        assert {**clip.task_options, "model": ""} == {**siglip.task_options, "model": ""}
+        # the two recipes compare the losses: same data, training and towers
+        towers = [
+            {k: v for k, v in c.task_options.get("architecture", {}).items() if k not in loss_keys}
+            for c in (clip, siglip)
+        ]
+        assert towers[0] == towers[1]
+        others = [{**c.task_options, "model": "", "architecture": {}} for c in (clip, siglip)]
+        assert others[0] == others[1]
         assert clip.train == siglip.train
 
 

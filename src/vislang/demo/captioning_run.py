@@ -5,7 +5,7 @@
 1. trains the two frozen parts at once, one process each: the small stage-0 language model on
    documents (recipe ``lm-stage0-documents-quick``, unless an earlier section left a language
    model in ``context.shared["lm_dir"]``) and the multilingual tiny CLIP (recipe
-   ``clip-tiny-world-multilingual``, ``-quick`` with ``--quick``);
+   ``clip-tiny-world``, ``clip-tiny-world-multilingual-quick`` with ``--quick``);
 2. trains the cross-attention captioners at once: (a) without retrieval, (c) with retrieval and,
    in full mode, (d) on English captions only (recipes ``smallcap-world*``);
 3. evaluates them, and (b) LMCap (the frozen language model prompted with retrieved captions and
@@ -60,6 +60,8 @@ LM_STEPS = {False: 250, True: 100}
 CAPTIONER_STEPS = 300
 """Steps the default mode plans for each captioner (its cosine schedule), whatever the recipe's:
 about what the budget allows (measured: 300 without retrieval, 160–220 with it)."""
+ENCODER_STEPS = 300
+"""Steps the default mode plans for the tiny CLIP (about 0.25 s each on one thread)."""
 EVAL_IMAGES = {False: 20, True: 6}
 """Images per test split, each captioned in every language."""
 EXAMPLES = 2
@@ -86,8 +88,12 @@ def run_captioning(context: DemoContext) -> SectionResult:
         parts["lm"] = _tables("lm-stage0-documents-quick", context)
         parts["lm"]["task"]["scenes"] = SCENES[quick]
         parts["lm"]["train"]["steps"] = LM_STEPS[quick]
-    parts["encoder"] = _tables("clip-tiny-world-multilingual" + suffix, context)
+    parts["encoder"] = _tables(
+        "clip-tiny-world-multilingual-quick" if quick else "clip-tiny-world", context
+    )
     parts["encoder"]["task"]["scenes"] = SCENES[quick]
+    if not quick:
+        parts["encoder"]["train"].update(steps=ENCODER_STEPS, warmup_steps=ENCODER_STEPS // 10)
     context.log("captioning: training the language model and the multilingual CLIP")
     _train_all(parts, out)
     lm_dir = Path(lm_dir) if lm_dir is not None else out / "lm" / "model"
