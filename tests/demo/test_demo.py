@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,20 @@ def test_quick_demo_probes_the_dual_encoders_binding(quick_run: tuple[Path, dict
     report = (out / "report.md").read_text("utf-8")
     assert "### Binding" in report
     assert f"| text | {100 * binding['text']['accuracy']:.1f} |" in report
+
+
+def test_quick_demo_probes_every_foil_phenomenon_a_held_out_scene_allows(
+    quick_run: tuple[Path, dict],
+) -> None:
+    out, summary = quick_run
+    probe_world = summary["sections"]["probes"]["probe_world"]
+    assert probe_world["scenes"] == 60
+    assert (out / "probes" / "world" / "manifest.json").is_file()
+    # the demo world holds two foils per scene; the probe world one per phenomenon a scene allows
+    lines = (out / "probes" / "world" / "tasks" / "foils.jsonl").read_text("utf-8").splitlines()
+    per_scene = Counter(json.loads(line)["image"] for line in lines)
+    assert max(per_scene.values()) > 2
+    assert {json.loads(line)["language"] for line in lines} == {"en"}
+    assert 0 < probe_world["held_out_scenes"] < probe_world["scenes"]
+    report = (out / "report.md").read_text("utf-8")
+    assert f"Each model scores {probe_world['foils']} foil items" in report

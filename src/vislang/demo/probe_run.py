@@ -7,25 +7,33 @@ encoder (``"dual_encoder_dir"``, cosine similarity), the captioner (``"captioner
 log-likelihood of the text given the image), the best VLM (``"vlm_dir"``, the same) and the
 language model (``"lm_dir"``, text-only log-likelihood: the language prior). Examples are the
 English ones (:data:`LANGUAGE`: every demo model reads English, not all read every language) of
-the world's held-out splits (not ``train``); in quick mode at most :data:`QUICK_FOILS` foil items
+the held-out splits (not ``train``) of a probe world: the demo world's seed and splits with
+:data:`PROBE_SCENES` scenes, English only, and a foil of every phenomenon a scene allows (the
+demo world's two per scene leave a few dozen attribute swaps, too few to tell 55% from chance). A
+scene's split depends only on the seed and its index, so the probe world's held-out scenes were
+never trained on by any model of the run. In quick mode at most :data:`QUICK_FOILS` foil items
 and :data:`QUICK_GROUPS` Winoground groups, and :data:`BINDING_PER_SHAPE` binding scenes per
 shape.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from vislang import console
 from vislang.data.readers import read_dataset
 from vislang.data.schema import FoilExample, WinogroundExample
-from vislang.data.world import WorldConfig
+from vislang.data.world import WorldConfig, write_world
+from vislang.data.world.foils import PHENOMENA
 from vislang.demo.runner import DemoContext, SectionResult
 from vislang.models.registry import load_model
 from vislang.probe.binding import BindingScore, binding_items, probe_binding
 from vislang.probe.report import report_markdown, run_probes, write_pictures
 from vislang.probe.scoring import Scorer, scorer_for
 
+PROBE_SCENES = {False: 4000, True: 60}
 QUICK_FOILS = 240
 QUICK_GROUPS = 40
 HELD_OUT = ("val", "test", "test_comp")
@@ -43,12 +51,13 @@ MODELS: tuple[tuple[str, str, str], ...] = (
 
 def run_probes_section(context: DemoContext) -> SectionResult:
     """Probe every model the earlier sections left, write the plots into ``<run>/probes``."""
-    world_dir = context.shared.get("world_dir")
-    if world_dir is None:
+    world_config = context.shared.get("world_config")
+    if world_config is None:
         return SectionResult("No world was generated, so there is nothing to probe.")
     scorers = _scorers(context)
     if not scorers:
         return SectionResult("No earlier section left a model to probe.")
+    world_dir = _write_probe_world(world_config, context)
     dataset = read_dataset(
         f"world:{world_dir}", kinds=(FoilExample, WinogroundExample), languages=[LANGUAGE]
     )
@@ -65,9 +74,10 @@ def run_probes_section(context: DemoContext) -> SectionResult:
     folder = context.out / "probes"
     pictures = write_pictures(results, folder)
     with_baseline = any(scorer.score_type == "text_loglik" for _, scorer in scorers)
-    markdown = _introduction(len(foils), len(groups), with_baseline) + report_markdown(
+    scenes = len({r.image for r in foils} | {image for g in groups for image in g.images})
+    markdown = _introduction(len(foils), len(groups), scenes, with_baseline) + report_markdown(
         results,
-        data=f"world, English, held-out splits {', '.join(HELD_OUT)}",
+        data=f"probe world, English, held-out splits {', '.join(HELD_OUT)}",
         title=None,
         pictures={kind: f"probes/{name}" for kind, name in pictures.items()},
         heading="##",
@@ -85,13 +95,37 @@ def run_probes_section(context: DemoContext) -> SectionResult:
         }
         for r in results
     }
-    details: dict[str, Any] = {"models": summary}
+    details: dict[str, Any] = {
+        "probe_world": {
+            "scenes": PROBE_SCENES[context.quick],
+            "held_out_scenes": scenes,
+            "foils": len(foils),
+            "winoground_groups": len(groups),
+        },
+        "models": summary,
+    }
     if "dual_encoder_dir" in context.shared:
         binding = _binding(Path(context.shared["dual_encoder_dir"]), context)
         markdown += _binding_markdown(binding)
         details["binding"] = {side: score.to_dict() for side, score in binding.items()}
     files = [folder / name for name in pictures.values()]
     return SectionResult(markdown, details, files)
+
+
+def _write_probe_world(config: WorldConfig, context: DemoContext) -> Path:
+    """The demo world's scenes and splits, more of them, every foil phenomenon per scene."""
+    probe_config = dataclasses.replace(
+        config,
+        scenes=PROBE_SCENES[context.quick],
+        languages=(LANGUAGE,),
+        foils_per_image=len(PHENOMENA),
+        nlvr=False,
+    )
+    folder = context.out / "probes" / "world"
+    with console.progress(transient=True) as bar:
+        task = bar.add_task("generating the probe world", total=probe_config.scenes)
+        write_world(probe_config, folder, overwrite=True, on_scene=lambda n: bar.advance(task, n))
+    return folder
 
 
 def _binding(folder: Path, context: DemoContext) -> dict[str, BindingScore]:
@@ -129,11 +163,13 @@ def _scorers(context: DemoContext) -> list[tuple[str, Scorer]]:
     return scorers
 
 
-def _introduction(foils: int, groups: int, with_baseline: bool) -> str:
+def _introduction(foils: int, groups: int, scenes: int, with_baseline: bool) -> str:
     text = (
         f"Each model scores {foils} foil items (a true caption against a minimally changed false "
         f"one for the same image) and {groups} Winoground groups (two images, two captions with "
-        "the same words)."
+        f"the same words), from {scenes} held-out scenes of a probe world (the demo world's seed, "
+        "so no model of the run trained on them; English; a foil of every phenomenon a scene "
+        "allows)."
     )
     if with_baseline:
         text += (
