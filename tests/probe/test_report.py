@@ -76,31 +76,27 @@ def test_demo_section_compares_the_shared_models_on_held_out_foils_and_groups(tm
     import probe_models
 
     from vislang.data.world.config import WorldConfig
-    from vislang.data.world.writer import write_world
-    from vislang.demo.probe_run import HELD_OUT
+    from vislang.data.world.foils import PHENOMENA
+    from vislang.demo.probe_run import HELD_OUT, PROBE_SCENES
     from vislang.demo.runner import DemoContext
     from vislang.demo.sections import SECTIONS
     from vislang.demo.sections.probes import ProbeSection
 
     assert SECTIONS[-1].name == "probes"
-    world = tmp_path / "world"
-    write_world(
-        WorldConfig(scenes=40, seed=2, languages=("en", "de"), split="compositional"),
-        world,
-        overwrite=True,
-    )
     shared = {
-        "world_dir": world,
+        "world_config": WorldConfig(seed=2, languages=("en", "de"), split="compositional"),
         "dual_encoder_dir": probe_models.saved("dual_encoder", tmp_path),
         "lm_dir": probe_models.saved("causal_lm", tmp_path),
     }
     context = DemoContext(out=tmp_path / "run", quick=True, shared=shared, log=lambda _: None)
     result = ProbeSection().run(context)
-    foils = [
-        json.loads(line)
-        for line in (world / "tasks" / "foils.jsonl").open()
-        if json.loads(line)["split"] in HELD_OUT and json.loads(line)["language"] == "en"
-    ]
+    probe_world = tmp_path / "run" / "probes" / "world"
+    rows = [json.loads(line) for line in (probe_world / "tasks" / "foils.jsonl").open()]
+    assert {row["language"] for row in rows} == {"en"}
+    assert {row["phenomenon"] for row in rows} == set(PHENOMENA)
+    foils = [row for row in rows if row["split"] in HELD_OUT]
+    assert result.summary["probe_world"]["scenes"] == PROBE_SCENES[True]
+    assert result.summary["probe_world"]["foils"] == len(foils)
     models = result.summary["models"]
     assert list(models) == ["dual encoder", "text only (LM)"]
     assert models["text only (LM)"]["score"] == "text_loglik"
@@ -108,6 +104,10 @@ def test_demo_section_compares_the_shared_models_on_held_out_foils_and_groups(tm
     assert f"| **all** | {len(foils)} |" in result.markdown
     assert "](probes/foils_by_phenomenon.png)" in result.markdown
     assert all(path.is_file() for path in result.files) and len(result.files) >= 2
-    empty = ProbeSection().run(DemoContext(out=tmp_path / "none", shared={"world_dir": world}))
+    empty = ProbeSection().run(
+        DemoContext(out=tmp_path / "none", shared={"world_config": WorldConfig()})
+    )
     assert "No earlier section left a model" in empty.markdown
+    nothing = ProbeSection().run(DemoContext(out=tmp_path / "nothing", shared={}))
+    assert "No world was generated" in nothing.markdown
     assert "wording alone" in result.markdown
