@@ -11,7 +11,11 @@ from vislang.data.schema import CaptionExample
 from vislang.data.world import World, WorldConfig, write_world
 from vislang.models.causal_lm import CausalLM
 from vislang.models.lm_corpus import STAGE0_WORLD, texts_from_records
-from vislang.models.lm_documents import DocumentPretrainTask, document_texts
+from vislang.models.lm_documents import (
+    DocumentPretrainTask,
+    document_texts,
+    related_captions_for,
+)
 from vislang.models.registry import load_model
 from vislang.recipes import recipe_path
 from vislang.train import train
@@ -69,6 +73,41 @@ def test_languages_and_kinds_are_filtered_as_in_stage_0() -> None:
         ("zh", "captions", "train"),
     }
     assert {t.language for t in texts} == {"de", "zh"}
+
+
+def _caption_record(
+    captions: tuple[str, ...], language: str = "en", split: str = "train"
+) -> CaptionExample:
+    return CaptionExample(
+        id=f"{language}-{captions[0]}",
+        image_id=captions[0],
+        image=None,
+        captions=captions,
+        language=language,
+        source="test",
+        split=split,
+    )
+
+
+def test_related_captions_come_from_records_sharing_a_caption_in_the_same_split_and_language():
+    records = [
+        _caption_record(("A red circle.", "There is one object.")),
+        _caption_record(("A blue square.", "There is one object.")),
+        _caption_record(("A green star.", "There are two objects.")),
+        _caption_record(("A pink heart.", "There is one object."), split="val"),
+        _caption_record(("Ein roter Kreis.", "There is one object."), language="de"),
+    ]
+    related = related_captions_for(records, 5, seed=0)
+    assert set(related[id(records[0])]) <= set(records[1].captions)
+    assert set(related[id(records[1])]) <= set(records[0].captions)
+    assert len(related[id(records[0])]) == 5
+    assert related[id(records[2])] == related[id(records[3])] == related[id(records[4])] == []
+    assert related_captions_for(records, 5, seed=0) == related
+    texts = document_texts(records, ("train",), ("captions",), ["en"], related_captions=2, seed=1)
+    first = related_captions_for(records[:3], 2, seed=1)[id(records[0])]
+    assert texts[0].text == " ".join([*first, *records[0].captions])
+    assert texts[2].text == " ".join(records[2].captions)
+    assert len(texts) == 3
 
 
 def test_the_task_trains_on_the_paragraphs_of_the_world_it_generates() -> None:

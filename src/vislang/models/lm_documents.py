@@ -13,25 +13,50 @@ than after none. Web-scale language models read documents; a paragraph of captio
 is the world's smallest document, and in it later sentences repeat the colours, shapes and
 counts of earlier ones — the copying that retrieval augmentation relies on. docs/captioning.md
 measures both models.
+
+A paragraph alone never repeats a sentence, so a model trained on paragraphs learns that a
+sentence already said is unlikely — and a retrieval prompt holds exactly the sentences the caption
+should repeat. With ``related_captions = k``, each paragraph is preceded by ``k`` captions of the
+images of its split and language most like its own (those sharing its most specific caption),
+as a page about similar images would show them; a sentence then recurs when two images share it.
 """
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from vislang.data.schema import CaptionExample, Record
 from vislang.data.world import World
 from vislang.errors import ConfigError
 from vislang.models.lm_corpus import STAGE0_WORLD, LMText, texts_from_records
-from vislang.models.lm_pretrain import LMPretrainTask
+from vislang.models.lm_pretrain import LMPretrainOptions, LMPretrainTask
 from vislang.train import TaskContext
 
 SPLITS = ("train", "val")
 
 
+@dataclass(frozen=True)
+class DocumentPretrainOptions(LMPretrainOptions):
+    """The ``[task]`` keys of stage 0 on documents: those of stage 0 and ``related_captions``,
+    the number of captions of related images read before each paragraph (0: none)."""
+
+    related_captions: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.related_captions < 0:
+            raise ConfigError("related_captions: must be at least 0")
+
+
 class DocumentPretrainTask(LMPretrainTask):
     """Stage 0 with each caption record's captions joined into one text; see the module
     docstring."""
+
+    options_class = DocumentPretrainOptions
+    options: DocumentPretrainOptions
 
     def _read_texts(self, context: TaskContext) -> tuple[list[LMText], list[LMText]]:
         options = self.options
@@ -40,7 +65,9 @@ class DocumentPretrainTask(LMPretrainTask):
             from vislang.data.readers import read_dataset
 
             dataset = read_dataset(f"world:{context.resolve_path(options.world)}")
-            texts = document_texts(dataset.records, SPLITS, options.kinds, languages)
+            texts = document_texts(
+                dataset.records, SPLITS, options.kinds, languages, *self._related()
+            )
         else:
             if options.split_mode not in ("iid", "compositional"):
                 raise ConfigError(
@@ -58,8 +85,11 @@ class DocumentPretrainTask(LMPretrainTask):
                 for kind in options.kinds
                 for record in world.item(index).records.get(kind, ())
             )
-            texts = document_texts(records, SPLITS, options.kinds, languages)
+            texts = document_texts(records, SPLITS, options.kinds, languages, *self._related())
         return [t for t in texts if t.split == "train"], [t for t in texts if t.split == "val"]
+
+    def _related(self) -> tuple[int, int]:
+        return self.options.related_captions, self.options.world_seed
 
 
 def document_texts(
@@ -67,19 +97,61 @@ def document_texts(
     splits: Sequence[str],
     kinds: Sequence[str],
     languages: Sequence[str] | None,
+    related_captions: int = 0,
+    seed: int = 0,
 ) -> list[LMText]:
     """The texts of ``records`` as stage 0 reads them, except that a caption record's captions
-    are joined by spaces into one text."""
+    are joined by spaces into one text, after ``related_captions`` captions of related images
+    (:func:`related_captions_for`; drawn with ``seed``)."""
+    records = list(records)
+    paragraphs = [
+        r
+        for r in records
+        if isinstance(r, CaptionExample)
+        and r.split in splits
+        and "captions" in kinds
+        and (languages is None or r.language in languages)
+    ]
+    related = related_captions_for(paragraphs, related_captions, seed)
     texts: list[LMText] = []
     for record in records:
         if isinstance(record, CaptionExample):
-            wanted = record.split in splits and "captions" in kinds
-            if wanted and (languages is None or record.language in languages):
-                paragraph = " ".join(record.captions)
+            if id(record) in related:
+                paragraph = " ".join([*related[id(record)], *record.captions])
                 texts.append(LMText(paragraph, record.language, "captions", record.split))
         else:
             texts += texts_from_records([record], splits, kinds, languages)
     return texts
 
 
-__all__ = ["DocumentPretrainTask", "document_texts"]
+def related_captions_for(
+    records: Sequence[CaptionExample], count: int, seed: int
+) -> dict[int, list[str]]:
+    """For each record (keyed by ``id``), ``count`` captions drawn at random from the other
+    records of its split and language that share its most specific shared caption (the first of
+    its captions, in their order, that another record has too): the images most like it, as a
+    retriever would find them. None when no other record shares a caption."""
+    owners: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
+    for index, record in enumerate(records):
+        for caption in dict.fromkeys(record.captions):
+            owners[(record.split, record.language, caption)].append(index)
+    rng = random.Random(seed)
+    related: dict[int, list[str]] = {}
+    for index, record in enumerate(records):
+        pool: list[int] = []
+        for caption in record.captions:
+            pool = [o for o in owners[(record.split, record.language, caption)] if o != index]
+            if pool:
+                break
+        related[id(record)] = [
+            rng.choice(records[rng.choice(pool)].captions) for _ in range(count if pool else 0)
+        ]
+    return related
+
+
+__all__ = [
+    "DocumentPretrainOptions",
+    "DocumentPretrainTask",
+    "document_texts",
+    "related_captions_for",
+]

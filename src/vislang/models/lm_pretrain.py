@@ -81,8 +81,10 @@ class LMPretrainOptions:
 class LMPretrainTask(TrainTask):
     """Next-token prediction on the world's texts; see the module docstring."""
 
+    options_class: type[LMPretrainOptions] = LMPretrainOptions
+
     def __init__(self, context: TaskContext) -> None:
-        self.options = options = context.options_as(LMPretrainOptions)
+        self.options = options = context.options_as(self.options_class)
         self.where = context.where
         self.seed, self.batch_size = context.seed, context.batch_size
         train_texts, val_texts = self._read_texts(context)
