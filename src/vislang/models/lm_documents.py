@@ -65,9 +65,7 @@ class DocumentPretrainTask(LMPretrainTask):
             from vislang.data.readers import read_dataset
 
             dataset = read_dataset(f"world:{context.resolve_path(options.world)}")
-            texts = document_texts(
-                dataset.records, SPLITS, options.kinds, languages, *self._related()
-            )
+            records: Iterable[Record] = dataset.records
         else:
             if options.split_mode not in ("iid", "compositional"):
                 raise ConfigError(
@@ -85,11 +83,10 @@ class DocumentPretrainTask(LMPretrainTask):
                 for kind in options.kinds
                 for record in world.item(index).records.get(kind, ())
             )
-            texts = document_texts(records, SPLITS, options.kinds, languages, *self._related())
+        texts = document_texts(
+            records, SPLITS, options.kinds, languages, options.related_captions, options.world_seed
+        )
         return [t for t in texts if t.split == "train"], [t for t in texts if t.split == "val"]
-
-    def _related(self) -> tuple[int, int]:
-        return self.options.related_captions, self.options.world_seed
 
 
 def document_texts(
