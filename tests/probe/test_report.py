@@ -54,6 +54,19 @@ def test_report_tables_hold_the_numbers(tmp_path) -> None:
     assert saved["models"][0]["foils"]["phenomena"]["counting"]["acc_r"] == 0.5
 
 
+def test_foil_tables_mark_acc_r_above_chance_in_bold(tmp_path) -> None:
+    # 9 of 10 right: one-sided binomial p = 11/1024 = 0.011 < 0.05; 6 of 10: p = 0.38
+    phenomena = ["counting"] * 10 + ["existence"] * 10
+    caption = [1.0] * 9 + [0.0] + [1.0] * 6 + [0.0] * 4
+    probe = ModelProbes(
+        "clip", {"score": "similarity"}, foils=foil_table_scores(phenomena, caption, [0.5] * 20)
+    )
+    text = write_report([probe], tmp_path, data="x").read_text(encoding="utf-8")
+    assert "| counting | 10 | **90.0** |" in text
+    assert "| existence | 10 | 60.0 |" in text
+    assert "| **all** | 20 | **75.0** |" in text  # 15 of 20: p = 0.021
+
+
 def test_no_radar_with_fewer_than_three_categories(tmp_path) -> None:
     only_objects = ModelProbes(
         "clip", {"score": "similarity"}, foils=foil_table_scores(["existence"], [1], [0])
@@ -77,7 +90,7 @@ def test_demo_section_compares_the_shared_models_on_held_out_foils_and_groups(tm
 
     from vislang.data.world.config import WorldConfig
     from vislang.data.world.foils import PHENOMENA
-    from vislang.demo.probe_run import HELD_OUT, PROBE_SCENES
+    from vislang.demo.probe_run import HELD_OUT, PROBE_SCENES, SPLIT_GROUPS
     from vislang.demo.runner import DemoContext
     from vislang.demo.sections import SECTIONS
     from vislang.demo.sections.probes import ProbeSection
@@ -100,9 +113,17 @@ def test_demo_section_compares_the_shared_models_on_held_out_foils_and_groups(tm
     models = result.summary["models"]
     assert list(models) == ["dual encoder", "text only (LM)"]
     assert models["text only (LM)"]["score"] == "text_loglik"
-    assert set(models["dual encoder"]["foils_by_phenomenon"]) == {f["phenomenon"] for f in foils}
-    assert f"| **all** | {len(foils)} |" in result.markdown
-    assert "](probes/foils_by_phenomenon.png)" in result.markdown
+    # the unseen scenes and the held-out compounds are scored and reported apart
+    assert HELD_OUT == ("val", "test", "test_comp")
+    for key, (title, splits) in SPLIT_GROUPS.items():
+        part = [f for f in foils if f["split"] in splits]
+        scores = models["dual encoder"]["splits"][key]
+        assert set(scores["foils_by_phenomenon"]) == {f["phenomenon"] for f in part}
+        assert sum(s["items"] for s in scores["foils_by_phenomenon"].values()) == len(part)
+        assert all(0 <= s["p_above_chance"] <= 1 for s in scores["foils_by_phenomenon"].values())
+        assert f"### {title} (`{'`, `'.join(splits)}`)" in result.markdown
+        assert f"](probes/{key}/foils_by_phenomenon.png)" in result.markdown
+        assert f"| **all** | {len(part)} |" in result.markdown
     assert all(path.is_file() for path in result.files) and len(result.files) >= 2
     empty = ProbeSection().run(
         DemoContext(out=tmp_path / "none", shared={"world_config": WorldConfig()})

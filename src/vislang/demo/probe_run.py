@@ -11,9 +11,10 @@ the held-out splits (not ``train``) of a probe world: the demo world's seed and 
 :data:`PROBE_SCENES` scenes, English only, and a foil of every phenomenon a scene allows (the
 demo world's two per scene leave a few dozen attribute swaps, too few to tell 55% from chance). A
 scene's split depends only on the seed and its index, so the probe world's held-out scenes were
-never trained on by any model of the run. In quick mode at most :data:`QUICK_FOILS` foil items
-and :data:`QUICK_GROUPS` Winoground groups, and :data:`BINDING_PER_SHAPE` binding scenes per
-shape.
+never trained on by any model of the run. The unseen scenes (``val``, ``test``) and the
+held-out compounds (``test_comp``) are scored and reported apart (:data:`SPLIT_GROUPS`). In
+quick mode at most :data:`QUICK_FOILS` foil items and :data:`QUICK_GROUPS` Winoground groups,
+and :data:`BINDING_PER_SHAPE` binding scenes per shape.
 """
 
 from __future__ import annotations
@@ -30,13 +31,21 @@ from vislang.data.world.foils import PHENOMENA
 from vislang.demo.runner import DemoContext, SectionResult
 from vislang.models.registry import load_model
 from vislang.probe.binding import BindingScore, binding_items, probe_binding
-from vislang.probe.report import report_markdown, run_probes, write_pictures
+from vislang.probe.foils import against_chance
+from vislang.probe.report import ModelProbes, report_markdown, run_probes, write_pictures
 from vislang.probe.scoring import Scorer, scorer_for
 
 PROBE_SCENES = {False: 4000, True: 60}
 QUICK_FOILS = 240
 QUICK_GROUPS = 40
-HELD_OUT = ("val", "test", "test_comp")
+SPLIT_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "unseen_scenes": ("Unseen scenes", ("val", "test")),
+    "held_out_compounds": ("Held-out compounds", ("test_comp",)),
+}
+"""Key → (title, splits): the held-out splits, reported apart. ``val`` and ``test`` scenes are
+new scenes of the training distribution; ``test_comp`` scenes hold a colour–shape compound no
+training image or text had (only in a compositional world; an i.i.d. world has none)."""
+HELD_OUT = tuple(split for _, splits in SPLIT_GROUPS.values() for split in splits)
 LANGUAGE = "en"
 BINDING_PER_SHAPE = {False: 1000, True: 20}
 
@@ -70,31 +79,31 @@ def run_probes_section(context: DemoContext) -> SectionResult:
     context.log(
         f"probing {len(scorers)} models on {len(foils)} foils and {len(groups)} Winoground groups"
     )
-    results = run_probes(scorers, foils, groups, show_progress=True)
     folder = context.out / "probes"
-    pictures = write_pictures(results, folder)
     with_baseline = any(scorer.score_type == "text_loglik" for _, scorer in scorers)
     scenes = len({r.image for r in foils} | {image for g in groups for image in g.images})
-    markdown = _introduction(len(foils), len(groups), scenes, with_baseline) + report_markdown(
-        results,
-        data=f"probe world, English, held-out splits {', '.join(HELD_OUT)}",
-        title=None,
-        pictures={kind: f"probes/{name}" for kind, name in pictures.items()},
-        heading="##",
-    )
-    summary = {
-        r.label: {
-            "score": r.scorer.get("score"),
-            "foils_acc_r": None if r.foils is None else r.foils.overall.acc_r,
-            "foils_by_phenomenon": (
-                None
-                if r.foils is None
-                else {name: s.acc_r for name, s in r.foils.phenomena.items()}
-            ),
-            "winoground": None if r.winoground is None else r.winoground.overall.to_dict(),
-        }
-        for r in results
+    markdown = _introduction(len(foils), len(groups), scenes, with_baseline)
+    summary: dict[str, dict[str, Any]] = {
+        label: {"score": scorer.score_type, "splits": {}} for label, scorer in scorers
     }
+    files: list[Path] = []
+    for key, (title, splits) in SPLIT_GROUPS.items():
+        part_foils = [r for r in foils if r.split in splits]
+        part_groups = [r for r in groups if r.split in splits]
+        if not part_foils and not part_groups:
+            continue
+        results = run_probes(scorers, part_foils, part_groups, show_progress=True)
+        pictures = write_pictures(results, folder / key)
+        markdown += "\n" + report_markdown(
+            results,
+            data=f"probe world, English, {', '.join(splits)}",
+            title=f"{title} (`{'`, `'.join(splits)}`)",
+            pictures={kind: f"probes/{key}/{name}" for kind, name in pictures.items()},
+            heading="###",
+        )
+        for r in results:
+            summary[r.label]["splits"][key] = _split_summary(r)
+        files += [folder / key / name for name in pictures.values()]
     details: dict[str, Any] = {
         "probe_world": {
             "scenes": PROBE_SCENES[context.quick],
@@ -108,8 +117,25 @@ def run_probes_section(context: DemoContext) -> SectionResult:
         binding = _binding(Path(context.shared["dual_encoder_dir"]), context)
         markdown += _binding_markdown(binding)
         details["binding"] = {side: score.to_dict() for side, score in binding.items()}
-    files = [folder / name for name in pictures.values()]
     return SectionResult(markdown, details, files)
+
+
+def _split_summary(result: ModelProbes) -> dict[str, Any]:
+    """One model's scores on one group of splits: acc_r overall and per phenomenon (with the
+    item count and the one-sided binomial p of "above chance"), Winoground's scores."""
+    foils = result.foils
+    return {
+        "foils_acc_r": None if foils is None else foils.overall.acc_r,
+        "foils_by_phenomenon": (
+            None
+            if foils is None
+            else {
+                name: {"acc_r": s.acc_r, "items": s.items, **against_chance(s)}
+                for name, s in foils.phenomena.items()
+            }
+        ),
+        "winoground": None if result.winoground is None else result.winoground.overall.to_dict(),
+    }
 
 
 def _write_probe_world(config: WorldConfig, context: DemoContext) -> Path:

@@ -20,8 +20,15 @@ from typing import Any
 from vislang.data.schema import FoilExample, WinogroundExample
 from vislang.errors import ConfigError
 from vislang.fileio import atomic_write_json, atomic_write_text
+from vislang.metrics.foils import FoilScores
 from vislang.probe import plots
-from vislang.probe.foils import CATEGORY_ORDER, CHANCE_ACC_R, FoilProbe, probe_foils
+from vislang.probe.foils import (
+    CATEGORY_ORDER,
+    CHANCE_ACC_R,
+    FoilProbe,
+    against_chance,
+    probe_foils,
+)
 from vislang.probe.scoring import Scorer
 from vislang.probe.winoground import CHANCE, WinogroundProbe, probe_winoground
 
@@ -30,6 +37,9 @@ RESULTS_FILE = "results.json"
 PHENOMENA_PNG = "foils_by_phenomenon.png"
 CATEGORIES_PNG = "foils_by_category.png"
 WINOGROUND_PNG = "winoground.png"
+SIGNIFICANCE = 0.05
+"""A foil table's acc_r is in bold when the one-sided binomial test of "above chance" has a
+p-value below this."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,8 @@ def report_markdown(
             f"{sub} Foils",
             "",
             "acc_r: share of items whose caption scores above its foil (ties fail); chance "
-            f"{CHANCE_ACC_R:g}.",
+            f"{CHANCE_ACC_R:g}; **bold**: above chance (one-sided binomial test, p < "
+            f"{SIGNIFICANCE:g}).",
             "",
         ]
         lines += _foil_table(with_foils, "phenomenon", lambda p: p.phenomena, overall=True)
@@ -202,11 +213,11 @@ def _foil_table(
     for name in names:
         found = [pick(probe).get(name) for probe in probes]
         items = next((s.items for s in found if s is not None), 0)
-        rows.append([name, str(items)] + [_pct(s.acc_r if s else None) for s in found])
+        rows.append([name, str(items)] + [_acc_r_cell(s) for s in found])
     if overall:
         rows.append(
             ["**all**", str(probes[0].overall.items)]
-            + [_pct(probe.overall.acc_r) for probe in probes]
+            + [_acc_r_cell(probe.overall) for probe in probes]
         )
     return _table([key, "items"] + [r.label for r in results if r.foils is not None], rows)
 
@@ -231,6 +242,14 @@ def _score_name(scorer: dict[str, Any]) -> str:
     if scorer.get("length_normalised"):
         name += " (per token)"
     return name
+
+
+def _acc_r_cell(scores: FoilScores | None) -> str:
+    """acc_r in percent, in bold when it is above chance at :data:`SIGNIFICANCE`."""
+    if scores is None:
+        return _pct(None)
+    above = against_chance(scores).get("p_above_chance", 1.0) < SIGNIFICANCE
+    return f"**{_pct(scores.acc_r)}**" if above else _pct(scores.acc_r)
 
 
 def _pct(value: float | None) -> str:
