@@ -150,6 +150,19 @@ def test_one_epoch_reads_every_training_text_once() -> None:
     assert len(read) == (count // 50) * 50
 
 
+def test_texts_longer_than_max_tokens_are_cut_quietly(caplog) -> None:
+    architecture = {**SMALL_TASK["architecture"], "max_position_embeddings": 8}
+    task = _task(max_tokens=8, architecture=architecture)  # the tokenizer's limit is 8 too
+    assert task.tokenizer.model_max_length == 8
+    sequences = [task._sequence(i).tolist() for i in range(len(task.train_offsets) - 1)]
+    bos, eos = task.tokenizer.bos_token_id, task.tokenizer.eos_token_id
+    assert max(len(s) for s in sequences) == 8
+    assert all(s[0] == bos for s in sequences)
+    assert all(s[-1] == eos for s in sequences if len(s) < 8)
+    assert any(s[-1] != eos for s in sequences)  # cut: the text went on
+    assert "sequence length is longer" not in caplog.text
+
+
 def test_sharded_losses_average_to_the_single_process_loss() -> None:
     task = _task()
     model = task.build_model().train()

@@ -213,9 +213,11 @@ class LMPretrainTask(TrainTask):
     def _pack(self, texts: Sequence[LMText]) -> tuple[np.ndarray, np.ndarray]:
         """All training sequences ``<s> text </s>`` (cut at ``max_tokens``) in one flat array,
         with the offsets where each starts (and a final end offset)."""
-        encoded = self.tokenizer([t.text for t in texts], add_special_tokens=False)["input_ids"]
-        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
         limit = self.options.max_tokens
+        encoded = self.tokenizer(  # cut here already: no warning about over-long texts
+            [t.text for t in texts], add_special_tokens=False, truncation=True, max_length=limit - 1
+        )["input_ids"]
+        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
         sequences = [np.asarray([bos, *ids, eos][:limit], dtype=np.int64) for ids in encoded]
         lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
         offsets = np.concatenate([[0], np.cumsum(lengths)])
