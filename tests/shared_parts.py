@@ -10,6 +10,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
 import torch
 
 from vislang.data.preprocess import PreprocessConfig
@@ -120,5 +121,30 @@ def run_on_processes(worker: Path, out_dir: Path, processes: int, timeout: int) 
         str(out_dir),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    completed = run_to_end(command, env=env, timeout=timeout)
     assert completed.returncode == 0, completed.stderr[-4000:]
+
+
+def run_to_end(
+    command: list[str], *, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` and capture its output. One still running after ``timeout`` seconds is
+    stopped with SIGTERM first (torchrun then stops its workers, which live in sessions of their
+    own and would outlive a SIGKILL of torchrun) and the test fails with its stderr's end."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                stdout, stderr = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+            pytest.fail(
+                f"{' '.join(command[:6])} … still running after {timeout} s; "
+                f"stderr ends:\n{stderr[-4000:]}"
+            )
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

@@ -16,6 +16,8 @@ import torch
 from safetensors.torch import load_file
 from toy_train_task import write_toy_config
 
+from shared_parts import run_to_end
+
 pytestmark = pytest.mark.slow
 
 TOY_DIR = Path(__file__).resolve().parent
@@ -52,14 +54,7 @@ def vislang(*args: str | Path, torchrun: bool = False) -> subprocess.CompletedPr
     if torchrun:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
         launcher += ["--nproc_per_node", "2", "-m", "vislang"]
-    return subprocess.run(
-        [*launcher, *map(str, args)],
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_to_end([*launcher, *map(str, args)], env=environment(), timeout=300)
 
 
 def summary_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
