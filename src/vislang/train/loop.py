@@ -112,7 +112,9 @@ def train(
     context = init_distributed()
     try:
         run = _Run(run_config, RunPaths(Path(out_dir)), context, resume)
-        return run.train(show_progress)
+        summary = run.train(show_progress)
+        barrier(context)  # no process leaves the group while another still talks to it
+        return summary
     finally:
         shutdown_distributed(context)
 
