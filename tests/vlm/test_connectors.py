@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
+from torch import nn
 
 from vislang.errors import ConfigError
 from vislang.models.connectors import (
@@ -47,7 +50,13 @@ def test_each_connector_maps_n_visual_tokens_to_its_documented_m(
     out = connector(features)
     assert out.shape == (3, expected, TEXT_DIM)
     assert connector.output_tokens(tokens) == expected
-    out.square().sum().backward()
+    # one step first: the inner layers of a residual block that starts as the identity get
+    # their gradient once the block's last norm has left zero
+    optimiser = torch.optim.SGD(connector.parameters(), lr=0.1)
+    out.square().mean().backward()
+    optimiser.step()
+    optimiser.zero_grad()
+    connector(features).square().mean().backward()
     for name, parameter in connector.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
     assert features.grad.abs().sum() > 0
@@ -111,6 +120,70 @@ def test_resampler_keys_carry_position_and_values_do_not() -> None:
     features = torch.randn(1, 16, VISION_DIM)
     shuffled = features[:, torch.randperm(16, generator=torch.Generator().manual_seed(1))]
     assert not torch.allclose(connector(features), connector(shuffled))
+
+
+def test_resampler_local_start_attends_to_each_querys_own_cell() -> None:
+    """With ``local_start`` most of a query's first attention falls on its own cell of the
+    image; with random projections it is spread evenly (width 128: heads of 32 features)."""
+    torch.manual_seed(0)
+    features = torch.randn(8, 16, 128)
+    for queries, cell_keys in ((16, 1), (4, 4)):
+        options = {"queries": queries}
+        local_start = ConnectorConfig("resampler", 128, 128, {**options, "local_start": True})
+        local = _own_cell_attention(build_connector(local_start), features)
+        plain_config = ConnectorConfig("resampler", 128, 128, options)
+        plain = _own_cell_attention(build_connector(plain_config), features)
+        uniform = cell_keys / 16
+        assert local > max(0.5, 2 * uniform) and plain < 1.5 * uniform, (queries, local, plain)
+
+
+def _own_cell_attention(connector, features: torch.Tensor) -> float:
+    """The mean share of each query's attention on the keys of its own cell (4×4 keys)."""
+    side, query_side = 4, connector.query_side
+    with torch.no_grad():
+        values = connector.ln_kv(connector.kv_proj(features))
+        keys = values + connector._positions(side)
+        queries = (connector.ln_q(connector.query) + connector.query_pos).expand(
+            len(features), -1, -1
+        )
+        _, weights = connector.attn(queries, keys, values, need_weights=True)
+    rows, cols = torch.arange(side).repeat_interleave(side), torch.arange(side).repeat(side)
+    owner = (rows * query_side // side) * query_side + cols * query_side // side
+    own = owner[None, :] == torch.arange(query_side**2)[:, None]
+    return float((weights * own).sum(-1).mean())
+
+
+def test_resampler_local_start_needs_a_head_width_divisible_by_4() -> None:
+    with pytest.raises(ConfigError, match="head width"):
+        build_connector(ConnectorConfig("resampler", 8, 24, {"heads": 4, "local_start": True}))
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("resampler", {"queries": 16}), ("c_abstractor", {"grid": 8, "depth": 2})],
+)
+def test_deep_connectors_keep_the_scale_pytorchs_default_initialisation_shrinks(
+    kind, options
+) -> None:
+    """Unit-variance features leave at about unit variance per feature, at least twice the
+    variance the same connector gives with PyTorch's default initialisation of its layers."""
+    torch.manual_seed(0)
+    connector = build_connector(ConnectorConfig(kind, 128, 128, options))
+    default = copy.deepcopy(connector)
+    for module in default.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.LayerNorm)):
+            module.reset_parameters()
+    features = torch.randn(16, 64, 128)
+    with torch.no_grad():
+        ours, shrunk = (float(c(features).square().mean()) for c in (connector, default))
+    assert 2 * shrunk < ours < 3.0, (ours, shrunk)
+
+
+def test_c_abstractor_residual_blocks_start_as_the_identity() -> None:
+    connector = _connector("c_abstractor", grid=2, depth=2)
+    maps = torch.randn(2, TEXT_DIM, 4, 4)
+    for block in [*connector.before, *connector.after]:
+        assert torch.equal(block(maps), block.act(maps))
 
 
 def test_c_abstractor_pools_to_its_grid() -> None:

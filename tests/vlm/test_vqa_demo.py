@@ -27,8 +27,8 @@ def test_the_section_compares_every_connector_with_the_language_prior(tmp_path) 
     assert tokens == {
         "linear": 16,
         "mlp": 16,
-        "resampler": 4,
-        "c_abstractor": 4,
+        "resampler": 16,
+        "c_abstractor": 16,
         "pixel_shuffle": 4,
     }
     assert summary["questions"] > 0 and 0 <= summary["language_prior"]["accuracy"] <= 1
