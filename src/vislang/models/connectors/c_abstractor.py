@@ -11,9 +11,10 @@ same idea at the size of this toolkit's models.
 
 Initialisation keeps the tokens' scale and, at first, their places: every residual block starts
 as the identity (its last norm's weight is zero, "zero-γ"), so the untrained connector is the
-1×1 convolution, the pooling and the read-out, mixing no neighbours; convolutions and the first
-read-out layer are He-initialised for the SiLU after them and the last read-out layer for a
-linear output, so the tokens leave at about the scale the vision tower's features come in.
+1×1 convolution, the pooling and the read-out: no neighbours are mixed except by the pooling.
+Convolutions and the first read-out layer are He-initialised (SiLUs follow them), the last
+read-out layer for a linear output, so the tokens leave at about the scale the vision tower's
+features come in.
 PyTorch's default initialisation shrinks each layer's output by about √3, which left this
 connector's tokens at a tenth of the features' scale; trained with the language model on the
 world, such tokens were not read within 3,000 steps (docs/vlm.md).
