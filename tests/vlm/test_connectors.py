@@ -165,8 +165,10 @@ def test_resampler_local_start_needs_a_head_width_divisible_by_4() -> None:
 def test_deep_connectors_keep_the_scale_pytorchs_default_initialisation_shrinks(
     kind, options
 ) -> None:
-    """Unit-variance features leave at about unit variance per feature, at least twice the
-    variance the same connector gives with PyTorch's default initialisation of its layers."""
+    """From unit-variance features, the tokens' variance per feature is at least twice what the
+    same connector gives with PyTorch's default initialisation of its layers (which shrinks
+    each layer's output by about √3), and not above 3 (measured: resampler 1.0 against 0.34,
+    C-Abstractor 0.22 against 0.06)."""
     torch.manual_seed(0)
     connector = build_connector(ConnectorConfig(kind, 128, 128, options))
     default = copy.deepcopy(connector)
