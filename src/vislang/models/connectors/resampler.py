@@ -22,7 +22,8 @@ a 4×4 grid of the world's tower with 16 queries, 91% of each query's attention 
 own cell at initialisation, against 6% (uniform) with random projections: the MAE-style
 encodings give each head one axis only, and on so small a grid their low frequencies barely
 differ from cell to cell. Trained with a language model on the world, the resampler learned to
-answer colour questions from the image only when it started local (docs/vlm.md).
+answer colour questions from the image only when it started local, and then not with every
+training seed (docs/vlm.md).
 """
 
 from __future__ import annotations
