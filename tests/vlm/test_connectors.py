@@ -138,15 +138,16 @@ def test_resampler_local_start_attends_to_each_querys_own_cell() -> None:
 
 
 def _own_cell_attention(connector, features: torch.Tensor) -> float:
-    """The mean share of each query's attention on the keys of its own cell (4×4 keys)."""
+    """The mean share of each query's attention on the keys of its own cell (4×4 keys), read
+    from the connector's own forward pass (its attention layer's inputs, asked again for the
+    weights)."""
     side, query_side = 4, connector.query_side
+    inputs = {}
+    hook = connector.attn.register_forward_hook(lambda m, args, out: inputs.update(args=args))
     with torch.no_grad():
-        values = connector.ln_kv(connector.kv_proj(features))
-        keys = values + connector._positions(side)
-        queries = (connector.ln_q(connector.query) + connector.query_pos).expand(
-            len(features), -1, -1
-        )
-        _, weights = connector.attn(queries, keys, values, need_weights=True)
+        connector(features)
+        hook.remove()
+        _, weights = connector.attn(*inputs["args"], need_weights=True)
     rows, cols = torch.arange(side).repeat_interleave(side), torch.arange(side).repeat(side)
     owner = (rows * query_side // side) * query_side + cols * query_side // side
     own = owner[None, :] == torch.arange(query_side**2)[:, None]
