@@ -24,6 +24,7 @@ Run from the repository root, after stage 0 (``runs/clip-tiny-world``, ``runs/lm
 
     python benchmarks/vlm_connectors.py --out runs/bench-vlm-connectors
     python benchmarks/vlm_connectors.py --connectors mlp,resampler --ablations
+    python benchmarks/vlm_connectors.py --connectors resampler --seed 1  # another training seed
 """
 
 from __future__ import annotations
@@ -57,10 +58,15 @@ def main() -> None:
     parser.add_argument("--eval-scenes", type=int, default=300, help="Scenes per split.")
     parser.add_argument("--caption-images", type=int, default=60, help="Images captioned.")
     parser.add_argument("--lm", default="runs/lm-stage0/model", help="The language prior.")
+    parser.add_argument(
+        "--seed", type=int, help="Training seed of every run (default: the recipes' own)."
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     budget = {"steps": args.steps, "warmup_steps": max(1, args.steps // 30)}
+    if args.seed is not None:
+        budget["seed"] = args.seed
     specs = [
         RunSpec(
             name,

@@ -137,6 +137,32 @@ def test_resampler_local_start_attends_to_each_querys_own_cell() -> None:
         assert local > max(0.5, 2 * uniform) and plain < 1.5 * uniform, (queries, local, plain)
 
 
+def test_resampler_local_start_passes_each_cells_values_through_unchanged() -> None:
+    """With ``local_start`` the attention's value and output projections start as the identity:
+    its output is each head's attention-weighted sum of the normalised visual tokens themselves,
+    so each query starts as (mostly) its own cell's token."""
+    torch.manual_seed(0)
+    connector = build_connector(
+        ConnectorConfig("resampler", 128, 128, {"queries": 16, "local_start": True})
+    )
+    features = torch.randn(2, 16, 128)
+    seen = {}
+    hook = connector.attn.register_forward_hook(
+        lambda m, args, out: seen.update(args=args, out=out[0])
+    )
+    with torch.no_grad():
+        connector(features)
+        hook.remove()
+        queries, keys, values = seen["args"]
+        _, weights = connector.attn(queries, keys, values, average_attn_weights=False)
+    heads, width = connector.attn.num_heads, 128 // connector.attn.num_heads
+    per_head = values.reshape(2, 16, heads, width).transpose(1, 2)  # (B, heads, keys, width)
+    expected = (weights @ per_head).transpose(1, 2).reshape(2, 16, 128)
+    torch.testing.assert_close(seen["out"], expected, atol=1e-5, rtol=1e-5)
+    own_token = torch.nn.functional.cosine_similarity(seen["out"], values, dim=-1)
+    assert float(own_token.mean()) > 0.8, own_token
+
+
 def _own_cell_attention(connector, features: torch.Tensor) -> float:
     """The mean share of each query's attention on the keys of its own cell (4×4 keys), read
     from the connector's own forward pass (its attention layer's inputs, asked again for the

@@ -14,16 +14,19 @@ whatever the two grid sizes are (Qwen-VL gets the same effect by interpolating t
 encodings to the key grid). The output projection is initialised as Qwen-VL's (normal, std
 ``text_dim^-1/2``), so the tokens leave at unit scale per feature.
 
-With ``local_start=True`` each query starts by attending to the keys of its own cell of the image:
-the query and key projections start as the identity, and every head gets the encodings of both
+With ``local_start=True`` each query starts as its own cell of the image: the query, key, value
+and attention-output projections start as the identity, and every head gets the encodings of both
 axes (the first half of its features the row, the second the column) at ``LOCAL_START_SCALE``
 times their size, with neighbouring query cells ``LOCAL_START_SPACING`` position units apart. On
 a 4×4 grid of the world's tower with 16 queries, 91% of each query's attention then falls on its
 own cell at initialisation, against 6% (uniform) with random projections: the MAE-style
 encodings give each head one axis only, and on so small a grid their low frequencies barely
-differ from cell to cell. Trained with a language model on the world, the resampler learned to
-answer colour questions from the image only when it started local, and then not with every
-training seed (docs/vlm.md).
+differ from cell to cell. With identity values each query's first output is then (mostly) its
+own cell's normalised token, and training moves it from there. Trained with a language model on
+the world, the resampler answered colour and shape questions from the image with every training
+seed tried when it started this way; with the identity on queries and keys only (random values),
+one seed in four fell short on colour, and with random projections throughout it did not learn
+colour (docs/vlm.md).
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class ResamplerConnector(Connector):
         if local_start:
             with torch.no_grad():
                 identity = torch.eye(text_dim)
-                self.attn.in_proj_weight[: 2 * text_dim] = torch.cat([identity, identity])
+                self.attn.in_proj_weight.copy_(torch.cat([identity, identity, identity]))
+                self.attn.out_proj.weight.copy_(identity)
         self.register_buffer("query_pos", self._positions(self.query_side), persistent=False)
 
     def output_tokens(self, input_tokens: int) -> int:
