@@ -146,6 +146,30 @@ def test_resampler_local_start_passes_each_cells_values_through_unchanged() -> N
         ConnectorConfig("resampler", 128, 128, {"queries": 16, "local_start": True})
     )
     features = torch.randn(2, 16, 128)
+    (_, _, values), output, weights = _attention_call(connector, features, per_head=True)
+    heads, width = connector.attn.num_heads, 128 // connector.attn.num_heads
+    per_head = values.reshape(2, 16, heads, width).transpose(1, 2)  # (B, heads, keys, width)
+    expected = (weights @ per_head).transpose(1, 2).reshape(2, 16, 128)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=1e-5)
+    own_token = torch.nn.functional.cosine_similarity(output, values, dim=-1)
+    assert float(own_token.mean()) > 0.8, own_token
+
+
+def _own_cell_attention(connector, features: torch.Tensor) -> float:
+    """The mean share of each query's attention on the keys of its own cell (4×4 keys), read
+    from the connector's own forward pass."""
+    side, query_side = 4, connector.query_side
+    _, _, weights = _attention_call(connector, features, per_head=False)
+    rows, cols = torch.arange(side).repeat_interleave(side), torch.arange(side).repeat(side)
+    owner = (rows * query_side // side) * query_side + cols * query_side // side
+    own = owner[None, :] == torch.arange(query_side**2)[:, None]
+    return float((weights * own).sum(-1).mean())
+
+
+def _attention_call(connector, features: torch.Tensor, *, per_head: bool):
+    """The connector's attention layer as its forward pass calls it: the inputs (queries, keys,
+    values), the output, and the attention weights (the layer asked again with the same inputs;
+    per head, or averaged over the heads)."""
     seen = {}
     hook = connector.attn.register_forward_hook(
         lambda m, args, out: seen.update(args=args, out=out[0])
@@ -153,31 +177,10 @@ def test_resampler_local_start_passes_each_cells_values_through_unchanged() -> N
     with torch.no_grad():
         connector(features)
         hook.remove()
-        queries, keys, values = seen["args"]
-        _, weights = connector.attn(queries, keys, values, average_attn_weights=False)
-    heads, width = connector.attn.num_heads, 128 // connector.attn.num_heads
-    per_head = values.reshape(2, 16, heads, width).transpose(1, 2)  # (B, heads, keys, width)
-    expected = (weights @ per_head).transpose(1, 2).reshape(2, 16, 128)
-    torch.testing.assert_close(seen["out"], expected, atol=1e-5, rtol=1e-5)
-    own_token = torch.nn.functional.cosine_similarity(seen["out"], values, dim=-1)
-    assert float(own_token.mean()) > 0.8, own_token
-
-
-def _own_cell_attention(connector, features: torch.Tensor) -> float:
-    """The mean share of each query's attention on the keys of its own cell (4×4 keys), read
-    from the connector's own forward pass (its attention layer's inputs, asked again for the
-    weights)."""
-    side, query_side = 4, connector.query_side
-    inputs = {}
-    hook = connector.attn.register_forward_hook(lambda m, args, out: inputs.update(args=args))
-    with torch.no_grad():
-        connector(features)
-        hook.remove()
-        _, weights = connector.attn(*inputs["args"], need_weights=True)
-    rows, cols = torch.arange(side).repeat_interleave(side), torch.arange(side).repeat(side)
-    owner = (rows * query_side // side) * query_side + cols * query_side // side
-    own = owner[None, :] == torch.arange(query_side**2)[:, None]
-    return float((weights * own).sum(-1).mean())
+        _, weights = connector.attn(
+            *seen["args"], need_weights=True, average_attn_weights=not per_head
+        )
+    return seen["args"], seen["out"], weights
 
 
 def test_resampler_local_start_needs_a_head_width_divisible_by_4() -> None:

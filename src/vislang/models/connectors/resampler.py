@@ -26,7 +26,7 @@ own cell's normalised token, and training moves it from there. Trained with a la
 the world, the resampler answered colour and shape questions from the image with every training
 seed tried when it started this way; with the identity on queries and keys only (random values),
 one seed in four fell short on colour, and with random projections throughout it did not learn
-colour (docs/vlm.md).
+colour in any of our runs (docs/vlm.md).
 """
 
 from __future__ import annotations
