@@ -110,3 +110,14 @@ def test_report_tables_pictures_and_datastores(
     assert stores["image"].count == len({r.image_id for r in test_records.records})
     model = load_model(context.shared["dual_encoder_dir"])
     assert stores["text"].encoder["weights_hash"] == model.fingerprint()["weights_hash"]
+
+
+def test_the_report_names_shared_and_own_architecture_overrides() -> None:
+    phrase = dual_encoder_run._overrides_phrase(
+        {"clip": {"layers": 4, "embed_dim": 256}, "siglip": {"layers": 4, "bias": -4.8}}
+    )
+    assert phrase == "in both `layers = 4` (CLIP also `embed_dim = 256`; SigLIP also `bias = -4.8`)"
+    assert dual_encoder_run._overrides_phrase({"clip": {}, "siglip": {"bias": 1}}) == (
+        "SigLIP also `bias = 1`"
+    )
+    assert dual_encoder_run._overrides_phrase({"clip": {}, "siglip": {}}) == "none"

@@ -312,6 +312,25 @@ def _language_phrase(codes: list[str]) -> str:
     return "English captions" if list(codes) == ["en"] else f"captions in {', '.join(codes)}"
 
 
+def _overrides_phrase(overrides: dict[str, dict[str, Any]]) -> str:
+    """The recipes' architecture overrides: those both share, then each family's own, e.g.
+    "in both `a = 1` (CLIP also `b = 2`)"."""
+    clip, siglip = overrides["clip"], overrides["siglip"]
+    shared = {k: v for k, v in clip.items() if k in siglip and siglip[k] == v}
+
+    def listed(values: dict[str, Any]) -> str:
+        return ", ".join(f"`{k} = {v}`" for k, v in values.items())
+
+    own = [
+        f"{FAMILIES[family].split()[0]} also {listed(rest)}"
+        for family, values in overrides.items()
+        if (rest := {k: v for k, v in values.items() if k not in shared})
+    ]
+    if not shared:
+        return "; ".join(own) or "none"
+    return f"in both {listed(shared)}" + (f" ({'; '.join(own)})" if own else "")
+
+
 def _markdown(
     context: DemoContext,
     summary: dict[str, Any],
@@ -324,7 +343,7 @@ def _markdown(
     languages = summary["languages"]
     trained = tables["clip"]["task"].get("languages") or languages
     scenes = ", ".join(f"{k} {v}" for k, v in summary["world_scenes"].items())
-    architecture = tables["clip"]["task"].get("architecture", {})
+    overrides = {f: tables[f]["task"].get("architecture", {}) for f in FAMILIES}
     lines = [
         f"Two tiny dual encoders (presets `{tables['clip']['task']['model']}` and "
         f"`{tables['siglip']['task']['model']}`) trained on a world of "
@@ -332,10 +351,10 @@ def _markdown(
         f"(captions only; scenes per split: {scenes}), captions in "
         f"{', '.join(languages)}. Both use the recipes `{models['clip']['recipe']}` and "
         f"`{models['siglip']['recipe']}` (`vislang train {models['clip']['recipe']}` repeats "
-        f"a run), which train on {_language_phrase(trained)}, differing only in the family: "
+        f"a run), which train on {_language_phrase(trained)}, differing in the family: "
         "InfoNCE with a learned temperature (CLIP) against the sigmoid loss with a learned "
         "temperature and bias (SigLIP). Architecture overrides of the tiny presets: "
-        + (", ".join(f"`{k} = {v}`" for k, v in architecture.items()) or "none")
+        + _overrides_phrase(overrides)
         + "; "
         + (
             f"a BPE vocabulary of {vocab} entries learned from the training captions."
