@@ -166,7 +166,7 @@ def test_the_world_recipes_differ_only_in_retrieval_and_training_languages() -> 
         return parse_dataclass(CaptionTaskOptions, config.task_options, where=name, prefix="task")
 
     with_retrieval = options("smallcap-world")
-    assert with_retrieval.keep == 4 and with_retrieval.retrieval_language == "target"
+    assert with_retrieval.keep == 1 and with_retrieval.retrieval_language == "target"
     assert with_retrieval.lm == "runs/lm-stage0-documents/model"
     assert with_retrieval.prompt_set == "world-paragraph" and not with_retrieval.languages
     rows = {
@@ -178,4 +178,4 @@ def test_the_world_recipes_differ_only_in_retrieval_and_training_languages() -> 
     train = {name: load_run_config(recipe_path(name)).train for name in ["smallcap-world", *rows]}
     assert len(set(map(repr, train.values()))) == 1
     quick = options("smallcap-world-quick")
-    assert quick.prompt_set == with_retrieval.prompt_set and quick.keep == 4
+    assert quick.prompt_set == with_retrieval.prompt_set and quick.keep == 1

@@ -77,7 +77,7 @@ def test_the_language_model_and_the_captioner_are_shared(section_run) -> None:
     assert context.shared["lm_dir"] == out / "lm" / "model"
     assert context.shared["captioner_dir"] == out / "c" / "model"
     loaded = load_captioner(context.shared["captioner_dir"], languages=["en"])
-    assert loaded.retriever is not None and loaded.retriever.config.keep == 4
+    assert loaded.retriever is not None and loaded.retriever.config.keep == 1
     assert loaded.captioner.template("en").set == "world-paragraph"
 
 
