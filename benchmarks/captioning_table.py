@@ -5,18 +5,21 @@ the i.i.d. and the compositional test splits, in every language, measured in one
         --no-retrieval runs/smallcap-world-noretrieval/model \
         --retrieval runs/smallcap-world/model \
         --english runs/smallcap-world-english/model \
+        --every-reference runs/smallcap-world-every-reference/model \
         --lm runs/lm-stage0-documents/model --images 100 --out runs/captioning-table.json
 
 Rows: (a) cross-attention without retrieval (the baseline every ratio is taken against), (b)
 LMCap: the frozen language model prompted with retrieved captions and demonstrations, no training
 (it retrieves from (c)'s datastore with (c)'s encoder), (c) cross-attention with retrieval, (d)
 (c) trained on English captions only and evaluated in every language with target-language
-retrieval, and (r) the nearest retrieved caption itself (no language model: what retrieval alone
-gives). ``--lm`` must be the language model frozen inside (a), (c) and (d): the script refuses
-another. Each row captions the first ``--images`` images of each test split of the world the
-recipes train on, in all seven languages; CIDEr-D and BLEU-4 are averaged over the languages and
-over MaRVL's (id, sw, ta, tr, zh); English captions are checked against their scenes. Prints the
-table, then each row's CIDEr-D on the compositional split as a difference and a ratio to (a).
+retrieval, (e) (c) trained on every reference caption of its images as SmallCap and PAELLA train
+(the recipes train (c) on the one most like the retrieved caption), and (r) the nearest retrieved
+caption itself (no language model: what retrieval alone gives). ``--lm`` must be the language
+model frozen inside (a), (c), (d) and (e): the script refuses another. Each row captions the first
+``--images`` images of each test split of the world the recipes train on, in all seven languages;
+CIDEr-D and BLEU-4 are averaged over the languages and over MaRVL's (id, sw, ta, tr, zh); English
+captions are checked against their scenes. Prints the table, then each row's CIDEr-D on the
+compositional split as a difference and a ratio to (a).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ TITLES = {
     "b": "(b) LMCap: prompting with retrieval, no training",
     "c": "(c) cross-attention with retrieval",
     "d": "(d) (c) trained on English only",
+    "e": "(e) (c) trained on every reference",
     "r": "(r) nearest retrieved caption, no LM",
 }
 
@@ -82,6 +86,7 @@ def main() -> None:
     parser.add_argument("--no-retrieval", type=Path, required=True, help="row (a) model folder")
     parser.add_argument("--retrieval", type=Path, required=True, help="row (c) model folder")
     parser.add_argument("--english", type=Path, help="row (d) model folder")
+    parser.add_argument("--every-reference", type=Path, help="row (e) model folder")
     parser.add_argument("--lm", type=Path, required=True, help="the frozen LM, for row (b)")
     parser.add_argument("--images", type=int, default=100, help="images per test split")
     parser.add_argument("--scenes", type=int, default=12000, help="the recipes' world")
@@ -111,7 +116,12 @@ def main() -> None:
         rows[name].update({split: _numbers(report) for split, report in reports.items()})
         print(f"{TITLES[name]}: evaluated in {rows[name]['seconds']} s", flush=True)
 
-    trained = {"a": args.no_retrieval, "c": args.retrieval, "d": args.english}
+    trained = {
+        "a": args.no_retrieval,
+        "c": args.retrieval,
+        "d": args.english,
+        "e": args.every_reference,
+    }
     loaded = {}
     for name, folder in trained.items():
         if folder is None:

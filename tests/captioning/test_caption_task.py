@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from vislang.cli import app
 from vislang.data.world import WorldConfig, write_world
-from vislang.models.caption_task import CaptionTask, CaptionTaskOptions
+from vislang.errors import ConfigError
+from vislang.models.caption_task import CaptionTask, CaptionTaskOptions, closest_reference
 from vislang.models.causal_lm import CausalLM, CausalLMConfig
 from vislang.models.lm_tokenizer import train_tokenizer
 from vislang.models.registry import load_model, save_model
@@ -169,9 +170,11 @@ def test_the_world_recipes_differ_only_in_retrieval_and_training_languages() -> 
     assert with_retrieval.keep == 1 and with_retrieval.retrieval_language == "target"
     assert with_retrieval.lm == "runs/lm-stage0-documents/model"
     assert with_retrieval.prompt_set == "world-paragraph" and not with_retrieval.languages
+    assert with_retrieval.targets == "closest-to-retrieved"
     rows = {
-        "smallcap-world-noretrieval": {"keep": 0},
+        "smallcap-world-noretrieval": {"keep": 0, "targets": "all"},
         "smallcap-world-english": {"languages": ("en",)},
+        "smallcap-world-every-reference": {"targets": "all"},
     }
     for name, differences in rows.items():
         assert options(name) == dataclasses.replace(with_retrieval, **differences)
@@ -179,3 +182,61 @@ def test_the_world_recipes_differ_only_in_retrieval_and_training_languages() -> 
     assert len(set(map(repr, train.values()))) == 1
     quick = options("smallcap-world-quick")
     assert quick.prompt_set == with_retrieval.prompt_set and quick.keep == 1
+    assert quick.targets == with_retrieval.targets
+
+
+def test_closest_reference_picks_the_caption_sharing_most_tokens_and_pairs(folder) -> None:
+    tokenizer = load_model(folder / "lm").tokenizer
+
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    references = (
+        "There is a red circle and a blue square.",
+        "A red circle is to the left of a blue square.",
+        "There are two objects.",
+    )
+    relation = "A green star is to the left of a blue circle."
+    assert closest_reference(relation, references, ids) == 1
+    assert closest_reference("There are three objects.", references, ids) == 2
+    assert closest_reference("There is a green star and a red cross.", references, ids) == 0
+    assert closest_reference(references[2], references[::-1], ids) == 0
+    assert closest_reference("x", ("same", "same"), lambda text: [1]) == 0  # ties: the first
+
+
+def test_closest_to_retrieved_trains_one_reference_per_image_and_language(folder) -> None:
+    every = build_task(load_run_config(_config(folder, "targets-all", keep=2)))
+    closest = build_task(
+        load_run_config(_config(folder, "targets-closest", keep=2, targets="closest-to-retrieved"))
+    )
+    pairs = [(e.image, e.language) for e in closest.examples]
+    assert len(pairs) == len(set(pairs)) and len(pairs) < len(every.examples)
+    assert set(pairs) <= {(e.image, e.language) for e in every.examples}
+    images_and_languages = sum(len(item.captions) for item in closest.train_images)
+    assert len(pairs) + closest.too_long == images_and_languages  # too long: left out
+    tokenizer = closest.lm.tokenizer
+    for example in closest.examples:
+        item = closest.train_images[example.image]
+        [found] = closest.retriever.retrieve(
+            closest.train_encoded.embeddings[[example.image]], [example.language], [item.image_id]
+        )
+        references = item.captions[example.language]
+        best = closest_reference(
+            found.captions[0],
+            references,
+            lambda text: tokenizer(text, add_special_tokens=False)["input_ids"],
+        )
+        assert example.caption == references[best]
+        assert found.captions[0] in example.prompt
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"targets": "nearest"}, "targets: one of all, closest-to-retrieved"),
+        ({"targets": "closest-to-retrieved", "keep": 0}, "needs retrieval"),
+    ],
+)
+def test_bad_targets_are_refused(fields: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        CaptionTaskOptions(**fields)

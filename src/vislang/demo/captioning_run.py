@@ -110,7 +110,7 @@ def run_captioning(context: DemoContext) -> SectionResult:
         if not quick:
             tables["train"].update(steps=CAPTIONER_STEPS, warmup_steps=CAPTIONER_STEPS // 10)
         if row == "a":
-            task["keep"] = 0
+            task.update(keep=0, targets="all")  # no retrieved caption to choose a reference by
         if row == "d":
             task["languages"] = ["en"]
     context.log(f"captioning: training captioners {', '.join(captioners)}")

@@ -13,12 +13,18 @@ Before training, every process prepares the same data:
 3. for each training image and language, K retrieved captions (its own captions left out) and the
    prompt they make in that language's template.
 
-A training example is (image, language, caption); captions longer than ``max_caption_tokens``
-are left out (counted in ``training.json``). A step's global batch is a slice of a permutation of
-all examples drawn from ``(seed, epoch)``; the loss is the token-level cross-entropy over the
-captions' tokens and their end-of-text token only (prompt and padding carry no loss), summed per
-process and divided by the global batch's caption tokens over the number of processes, so the
-averaged gradient is that of the global token mean whatever the number of processes.
+A training example is (image, language, caption). With ``targets = "all"`` (SmallCap, PAELLA)
+every reference caption of the image in the language is one, all with the image's prompt. With
+``targets = "closest-to-retrieved"`` only the reference most like the first retrieved caption is
+(:func:`closest_reference`): where an image's references are of different kinds (the world's
+name its objects, a relation, counts), a caption retrieved for another image says which kind to
+write, and training on all of them teaches the captioner to ignore it. Captions longer than
+``max_caption_tokens`` are left out (counted in ``training.json``). A step's global batch is a
+slice of a permutation of all examples drawn from ``(seed, epoch)``; the loss is the token-level
+cross-entropy over the captions' tokens and their end-of-text token only (prompt and padding carry
+no loss), summed per process and divided by the global batch's caption tokens over the number of
+processes, so the averaged gradient is that of the global token mean whatever the number of
+processes.
 
 Evaluation captions ``eval_images`` images of ``eval_split`` in every evaluation language (beam
 search) and reports CIDEr-D and BLEU-4 per language and averaged
@@ -33,9 +39,10 @@ file — except in the recipes shipped with vislang, whose paths are relative to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +82,7 @@ from vislang.train.distributed import env_rank
 from vislang.train.seeding import derive_seed
 
 TRAINING_FILE = "training.json"
+TARGETS = ("all", "closest-to-retrieved")
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,9 @@ class CaptionTaskOptions:
     Cross-attention: ``reduction`` or ``dim`` (0: unset), ``heads`` (0: the LM's).
     Retrieval: ``search_k``, ``keep`` (K; 0 trains without retrieval), ``max_caption_tokens`` (for
     retrieved and training captions, and decoding), ``retrieval_language`` (``"target"``,
-    ``"any"`` or a code). Prompts: ``prompt_set`` of ``templates`` (empty: the shipped file).
+    ``"any"`` or a code). ``targets``: which references train, ``"all"`` or
+    ``"closest-to-retrieved"`` (one per image and language; needs ``keep``). Prompts:
+    ``prompt_set`` of ``templates`` (empty: the shipped file).
     Evaluation: the first ``eval_images`` images of ``eval_split`` in ``eval_languages`` (empty:
     all), ``num_beams`` beams.
     """
@@ -111,6 +121,7 @@ class CaptionTaskOptions:
     keep: int = 4
     max_caption_tokens: int = 25
     retrieval_language: str = "target"
+    targets: str = "all"
     prompt_set: str = "world"
     templates: str = ""
     num_beams: int = 3
@@ -128,6 +139,10 @@ class CaptionTaskOptions:
         for key in ("reduction", "dim", "heads", "keep"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0")
+        if self.targets not in TARGETS:
+            raise ConfigError(f"targets: one of {', '.join(TARGETS)}, not {self.targets!r}")
+        if self.targets == "closest-to-retrieved" and not self.keep:
+            raise ConfigError("targets = 'closest-to-retrieved' needs retrieval (keep >= 1)")
 
     def cross_attention(self) -> CrossAttentionConfig:
         """The cross-attention these options describe (``encoder_dim`` set by the model)."""
@@ -334,18 +349,23 @@ class CaptionTask(TrainTask):
         )
 
     def _examples(self) -> tuple[list[_Example], int]:
-        """Every (image, language, caption) with its prompt; captions over the token limit
-        are left out and counted."""
+        """The (image, language, caption) examples with their prompts (every reference, or the
+        one closest to the retrieved caption); captions over the token limit are left out and
+        counted."""
         pairs = [
             (i, language)
             for i, item in enumerate(self.train_images)
             for language in self.languages
             if item.captions.get(language)
         ]
-        prompts = self._prompts(pairs)
+        eos = str(self.lm.tokenizer.eos_token)
         examples, too_long = [], 0
-        for (i, language), prompt in zip(pairs, prompts, strict=True):
-            for caption in self.train_images[i].captions[language]:
+        for (i, language), retrieved in zip(pairs, self._retrieved(pairs), strict=True):
+            prompt = self.templates[language].prompt(retrieved, eos)
+            references = self.train_images[i].captions[language]
+            if self.options.targets == "closest-to-retrieved" and retrieved:
+                references = (references[closest_reference(retrieved[0], references, self._ids)],)
+            for caption in references:
                 example = _Example(i, language, caption, prompt)
                 if self._caption_tokens(example) > self.options.max_caption_tokens:
                     too_long += 1
@@ -353,21 +373,20 @@ class CaptionTask(TrainTask):
                     examples.append(example)
         return examples, too_long
 
-    def _prompts(self, pairs: Sequence[tuple[int, str]]) -> list[str]:
-        """The prompt of each (image, language): its K retrieved captions in the template."""
-        eos = str(self.lm.tokenizer.eos_token)
+    def _retrieved(self, pairs: Sequence[tuple[int, str]]) -> list[tuple[str, ...]]:
+        """The K captions retrieved for each (image, language) (none without retrieval)."""
         if self.retriever is None:
-            return [self.templates[language].prompt((), eos) for _, language in pairs]
+            return [() for _ in pairs]
         found = self.retriever.retrieve(
             self.train_encoded.embeddings[[i for i, _ in pairs]],
             [language for _, language in pairs],
             [self.train_images[i].image_id for i, _ in pairs],
             show_progress=self.show_progress,
         )
-        return [
-            self.templates[language].prompt(result.captions, eos)
-            for (_, language), result in zip(pairs, found, strict=True)
-        ]
+        return [result.captions for result in found]
+
+    def _ids(self, text: str) -> list[int]:
+        return self.lm.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _tokens(self, examples: Sequence[_Example]) -> dict[str, torch.Tensor]:
         """Start + prompt + caption + end, labels on the caption and end only (as
@@ -396,6 +415,7 @@ class CaptionTask(TrainTask):
             first.setdefault(example.language, example)
         return {
             "training_captions": len(self.examples),
+            "targets": self.options.targets,
             "training_images": len(self.train_images),
             "captions_too_long": self.too_long,
             "languages": self.languages,
@@ -408,6 +428,25 @@ class CaptionTask(TrainTask):
         }
 
 
+def closest_reference(
+    retrieved: str, references: Sequence[str], tokenize: Callable[[str], Sequence[int]]
+) -> int:
+    """The position in ``references`` of the caption most like ``retrieved``: the highest Jaccard
+    similarity of their sets of token unigrams and bigrams (``tokenize`` gives a text's token
+    ids, so that it works in every script); the first on ties."""
+    wanted = _token_grams(tokenize(retrieved))
+    scores = [_jaccard(_token_grams(tokenize(text)), wanted) for text in references]
+    return max(range(len(references)), key=scores.__getitem__)
+
+
+def _token_grams(ids: Sequence[int]) -> set[tuple[int, ...]]:
+    return {(token,) for token in ids} | set(pairwise(ids))
+
+
+def _jaccard(a: set[tuple[int, ...]], b: set[tuple[int, ...]]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
 def _base_dir(context: TaskContext) -> Path:
     """Where relative paths start: the config's folder, or the current folder for a shipped
     recipe."""
@@ -417,4 +456,4 @@ def _base_dir(context: TaskContext) -> Path:
     return context.base_dir
 
 
-__all__ = ["CaptionTask", "CaptionTaskOptions"]
+__all__ = ["CaptionTask", "CaptionTaskOptions", "closest_reference"]
