@@ -160,7 +160,7 @@ def test_without_retrieval_prompts_hold_no_captions_and_shards_form_the_batch(fo
     assert whole["token_share"] == int((whole["labels"] != -100).sum())  # captions and ends
 
 
-def test_the_world_recipes_differ_only_in_retrieval_and_training_languages() -> None:
+def test_the_world_recipes_differ_only_in_retrieval_targets_and_languages() -> None:
     def options(name: str) -> CaptionTaskOptions:
         config = load_run_config(recipe_path(name))
         assert config.task == "smallcap"

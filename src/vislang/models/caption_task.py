@@ -98,8 +98,8 @@ class CaptionTaskOptions:
     Retrieval: ``search_k``, ``keep`` (K; 0 trains without retrieval), ``max_caption_tokens`` (for
     retrieved and training captions, and decoding), ``retrieval_language`` (``"target"``,
     ``"any"`` or a code). ``targets``: which references train, ``"all"`` or
-    ``"closest-to-retrieved"`` (one per image and language; needs ``keep``). Prompts:
-    ``prompt_set`` of ``templates`` (empty: the shipped file).
+    ``"closest-to-retrieved"`` (one per image and language, or all when nothing was retrieved;
+    needs ``keep``). Prompts: ``prompt_set`` of ``templates`` (empty: the shipped file).
     Evaluation: the first ``eval_images`` images of ``eval_split`` in ``eval_languages`` (empty:
     all), ``num_beams`` beams.
     """
