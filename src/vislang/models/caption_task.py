@@ -359,12 +359,17 @@ class CaptionTask(TrainTask):
             if item.captions.get(language)
         ]
         eos = str(self.lm.tokenizer.eos_token)
+        found = self._retrieved(pairs)
+        token_ids = (
+            self._token_ids(pairs, found) if self.options.targets == "closest-to-retrieved" else {}
+        )
         examples, too_long = [], 0
-        for (i, language), retrieved in zip(pairs, self._retrieved(pairs), strict=True):
+        for (i, language), retrieved in zip(pairs, found, strict=True):
             prompt = self.templates[language].prompt(retrieved, eos)
             references = self.train_images[i].captions[language]
-            if self.options.targets == "closest-to-retrieved" and retrieved:
-                references = (references[closest_reference(retrieved[0], references, self._ids)],)
+            if token_ids and retrieved:
+                best = closest_reference(retrieved[0], references, token_ids.__getitem__)
+                references = (references[best],)
             for caption in references:
                 example = _Example(i, language, caption, prompt)
                 if self._caption_tokens(example) > self.options.max_caption_tokens:
@@ -385,8 +390,16 @@ class CaptionTask(TrainTask):
         )
         return [result.captions for result in found]
 
-    def _ids(self, text: str) -> list[int]:
-        return self.lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def _token_ids(
+        self, pairs: Sequence[tuple[int, str]], found: Sequence[tuple[str, ...]]
+    ) -> dict[str, list[int]]:
+        """The LM's token ids of every reference of ``pairs`` and every first retrieved caption,
+        tokenised in one batch (one call per text costs far more)."""
+        texts = {text for i, language in pairs for text in self.train_images[i].captions[language]}
+        texts |= {retrieved[0] for retrieved in found if retrieved}
+        unique = sorted(texts)
+        encoded = self.lm.tokenizer(unique, add_special_tokens=False)["input_ids"]
+        return dict(zip(unique, encoded, strict=True))
 
     def _tokens(self, examples: Sequence[_Example]) -> dict[str, torch.Tensor]:
         """Start + prompt + caption + end, labels on the caption and end only (as
